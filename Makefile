@@ -1,0 +1,89 @@
+# uipc - Unix IPC in user space.  See README.md.
+CC       ?= cc
+PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib
+INCDIR   ?= $(PREFIX)/include
+BINDIR   ?= $(PREFIX)/bin
+PKGDIR   ?= $(LIBDIR)/pkgconfig
+B        ?= build
+VERSION  := 1.0.0
+SOMAJOR  := 1
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS   ?= -O2 -g
+CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -pthread
+LIBFLAGS := -fPIC -fvisibility=hidden -ftls-model=initial-exec
+LDLIBS   := -pthread
+
+LIB_SRCS := $(filter-out src/preload.c,$(wildcard src/*.c))
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
+TEST_SRCS := $(wildcard tests/*.c)
+TESTS    := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
+# Shell tests run from the source tree; they find the build in $B.
+SCRIPT_TESTS := $(filter-out tests/run.sh,$(wildcard tests/*.sh))
+BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+
+SO       := $(B)/libuipc.so.$(VERSION)
+ALL      := $(SO) $(B)/libuipc.so $(B)/libuipc.a $(B)/libuipc-preload.so $(B)/uipc
+
+.PHONY: all check sanitize bench demo install clean tests
+all: $(ALL)
+
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/uipc.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LIBFLAGS) -c -o $@ $<
+
+$(SO): $(LIB_OBJS) src/uipc.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libuipc.so.$(SOMAJOR) -Wl,--version-script=src/uipc.map \
+		-Wl,-z,defs -o $@ $(LIB_OBJS) $(LDLIBS)
+$(B)/libuipc.so: $(SO)
+	ln -sf libuipc.so.$(VERSION) $(B)/libuipc.so.$(SOMAJOR)
+	ln -sf libuipc.so.$(VERSION) $@
+$(B)/libuipc.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(B)/libuipc-preload.so: $(B)/obj/preload.o $(LIB_OBJS) src/preload.map
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload.map -Wl,-z,defs -o $@ \
+		$(B)/obj/preload.o $(LIB_OBJS) $(LDLIBS) -ldl
+$(B)/uipc: tools/uipc.c $(B)/libuipc.a include/uipc.h
+	$(CC) $(CFLAGS) -o $@ tools/uipc.c $(B)/libuipc.a $(LDLIBS)
+
+# Tests link the shared library from the build tree, as users do.
+$(B)/tests/%: tests/%.c tests/t.h $(B)/libuipc.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
+$(B)/bench/%: bench/%.c $(B)/libuipc.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
+$(B)/examples/%: examples/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+tests: $(ALL) $(TESTS) $(EXAMPLES)
+
+check: tests
+	@B=$(abspath $(B)) sh tests/run.sh $(TESTS) $(SCRIPT_TESTS)
+
+# The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize:
+	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
+
+bench: $(ALL) $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+demo: $(ALL) $(EXAMPLES)
+	@B=$(B) sh examples/demo.sh
+
+install: $(ALL)
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGDIR)
+	install -m 755 $(SO) $(B)/libuipc-preload.so $(DESTDIR)$(LIBDIR)/
+	ln -sf libuipc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libuipc.so.$(SOMAJOR)
+	ln -sf libuipc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libuipc.so
+	install -m 644 $(B)/libuipc.a $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/uipc.h $(DESTDIR)$(INCDIR)/
+	install -m 755 $(B)/uipc $(DESTDIR)$(BINDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
+		uipc.pc.in > $(DESTDIR)$(PKGDIR)/uipc.pc
+
+clean:
+	rm -rf build build-asan

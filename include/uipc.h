@@ -1,0 +1,49 @@
+/*
+ * uipc.h - Unix IPC in user space.
+ *
+ * Every uipc_* function has exactly the signature, return convention (-1 and
+ * errno on failure) and semantics of the libc function of the same name
+ * without the prefix, as implemented by Linux.  Objects live in files under a
+ * root directory (UIPC_ROOT, default /dev/shm/uipc) instead of the kernel.
+ */
+#ifndef UIPC_H
+#define UIPC_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* System V message queues: msgget(2), msgop(2), msgctl(2). */
+int uipc_msgget(key_t key, int msgflg);
+int uipc_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg);
+ssize_t uipc_msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg);
+int uipc_msgctl(int msqid, int cmd, struct msqid_ds *buf);
+
+/*
+ * Limits of the current root.  Names are the kernel's tunables: "msgmax",
+ * "msgmnb", "msgmni".  A limit that was never set for the root follows the
+ * kernel's value (/proc/sys/kernel/NAME), or Linux's default where that cannot
+ * be read.
+ *
+ * uipc_limit_get() stores the value in force in *value and whether it was set
+ * for the root in *is_set (may be NULL).  uipc_limit_set() sets it for the
+ * root; a negative value unsets it.  Both return 0, or -1 with errno EINVAL
+ * (unknown name or value out of range), EPERM or EACCES.
+ */
+int uipc_limit_get(const char *name, long long *value, int *is_set);
+int uipc_limit_set(const char *name, long long value);
+
+/* The root directory in use (UIPC_ROOT or the default). */
+const char *uipc_root(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

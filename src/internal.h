@@ -1,0 +1,245 @@
+/*
+ * internal.h - declarations shared by the files of libuipc.
+ *
+ * Everything here is hidden (not exported from libuipc.so) and carries the
+ * uipc__ prefix.  Internal functions return a value >= 0 or -errno; only the
+ * public uipc_* functions set errno (see ret()).
+ *
+ * Every object is a file under the root, mapped MAP_SHARED by each process
+ * that uses it.  Its first bytes are a struct uipc_obj; the mechanism's own
+ * header follows.  Everything a process reads from a mapping is validated
+ * before use: another process that may write the file may also damage it.
+ */
+#ifndef UIPC_INTERNAL_H
+#define UIPC_INTERNAL_H
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "uipc.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Convert an internal result (>= 0 or -errno) to the libc convention. */
+static inline long ret(long r)
+{
+	if (unlikely(r < 0)) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* ---- ids, as the kernel's ipc/util.h ---- */
+#define IPC_SLOTS 32768			/* IPCMNI: slot = id % IPC_SLOTS */
+#define IPC_SEQ_MAX (INT_MAX / IPC_SLOTS)
+static inline int id_slot(int id) { return id % IPC_SLOTS; }
+static inline int id_seq(int id) { return id / IPC_SLOTS; }
+
+enum uipc_kind { KIND_MSG, KIND_SEM, KIND_SHM, KIND_COUNT };
+
+/* ---- the shared header of every object file ---- */
+#define UIPC_MAGIC 0x63706975u		/* "uipc" */
+#define UIPC_VERSION 1
+
+enum obj_state {
+	OBJ_CREATING = 1,	/* linked under its slot name, not yet visible */
+	OBJ_LIVE = 2,
+	OBJ_REMOVED = 3,	/* IPC_RMID done: waiters see EIDRM */
+};
+
+/*
+ * Redo log.  A critical section that changes several words records the new
+ * values here and commits them with one store of 'count'; then it applies
+ * them and clears 'count'.  A process that finds the lock's owner dead
+ * re-applies a committed log (the stores are absolute, so doing them twice is
+ * harmless) and discards an uncommitted one, whose changes never reached the
+ * shared state.  All words changed through the log are 64-bit and aligned.
+ */
+#define REDO_MAX 24
+struct redo_log {
+	_Atomic uint64_t count;
+	struct { uint64_t off, val; } e[REDO_MAX];
+};
+
+struct uipc_perm {
+	uint64_t uid, gid, cuid, cgid, mode;	/* mode: S_IRWXUGO bits */
+};
+
+struct uipc_obj {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t kind;
+	_Atomic uint32_t state;		/* enum obj_state */
+	int32_t id;
+	int32_t key;
+	uint32_t hdr_size;		/* bytes of kind-specific header */
+	_Atomic uint64_t size;		/* bytes of the file in use */
+	struct uipc_perm perm;
+	uint64_t ctime;
+	pthread_mutex_t lock;		/* robust, process-shared */
+	struct redo_log redo;
+};
+
+/* A transaction under construction: process-local, then committed. */
+struct txn {
+	char *base;
+	int n;
+	struct { uint64_t *p; uint64_t val; } e[REDO_MAX];
+};
+
+static inline void txn_begin(struct txn *t, void *base)
+{
+	t->base = base;
+	t->n = 0;
+}
+
+static inline void txn_set(struct txn *t, uint64_t *p, uint64_t val)
+{
+	t->e[t->n].p = p;
+	t->e[t->n].val = val;
+	t->n++;
+}
+
+HIDDEN void uipc__txn_commit(struct uipc_obj *o, struct txn *t);
+
+/* ---- sync.c: locks, futexes, spinning ---- */
+struct handle;
+HIDDEN int uipc__lock(struct handle *h);
+HIDDEN void uipc__unlock(struct handle *h);
+HIDDEN int uipc__robust_init(pthread_mutex_t *m);
+HIDDEN int uipc__futex_wait(_Atomic uint32_t *word, uint32_t val, long timeout_ms);
+HIDDEN void uipc__futex_wake(_Atomic uint32_t *word, int n);
+HIDDEN int uipc__spin_limit(void);
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/* ---- creds.c: credentials and ipcperms() ---- */
+struct creds {
+	uid_t euid;
+	gid_t egid;
+	int ngroups;
+	uint64_t caps;			/* effective capabilities */
+	gid_t groups[];
+};
+#define CAP_BIT(c) (1ull << (c))
+#define UIPC_CAP_IPC_OWNER 15
+#define UIPC_CAP_SYS_ADMIN 21
+#define UIPC_CAP_SYS_RESOURCE 24
+HIDDEN const struct creds *uipc__creds(void);
+HIDDEN const struct creds *uipc__creds_refresh(void);
+HIDDEN void uipc__creds_changed(void);
+HIDDEN pid_t uipc__pid(void);
+HIDDEN bool uipc__capable(const struct creds *c, int cap);
+HIDDEN int uipc__ipcperms(const struct creds *c, const struct uipc_perm *p, int flag);
+HIDDEN bool uipc__may_change(const struct creds *c, const struct uipc_perm *p);
+HIDDEN unsigned uipc__file_mode(const struct uipc_perm *p);
+
+/* ---- limits.c ---- */
+enum uipc_limit {
+	LIM_MSGMAX, LIM_MSGMNB, LIM_MSGMNI,
+	LIM_COUNT
+};
+HIDDEN long long uipc__limit(enum uipc_limit l);
+HIDDEN long long uipc__limit_fresh(enum uipc_limit l);
+
+/* ---- store.c: the namespace, object files and the handle cache ---- */
+struct ns_kind {
+	_Atomic uint64_t seq;		/* sequence number of new ids */
+	_Atomic uint64_t next_idx;	/* slot after the last object created */
+	_Atomic int32_t slot_id[IPC_SLOTS];	/* id living in each slot */
+};
+struct ns_limit {
+	_Atomic int64_t value;
+	_Atomic int64_t set;
+};
+struct ns_file {
+	uint32_t magic;
+	uint32_t version;
+	struct ns_limit limits[32];
+	struct ns_kind kinds[KIND_COUNT];
+};
+HIDDEN struct ns_file *uipc__ns(void);
+
+/*
+ * A process's mapping of one object.  Acquired by id through the cache
+ * (uipc__handle_get), released with uipc__handle_put.  'base' may be replaced
+ * by a larger view when the object grows; older views stay mapped until the
+ * handle is reclaimed, so a pointer taken from any view remains valid for the
+ * whole operation.
+ */
+struct view;
+struct handle {
+	_Atomic uint64_t rc;		/* generation << 32 | references */
+	int id;
+	int kind;
+	ino_t ino;			/* the file's inode, to tell it from a successor */
+	_Atomic(char *) base;
+	_Atomic size_t len;
+	struct view *old;		/* superseded views */
+	pthread_mutex_t grow;		/* serialises remaps */
+	uint32_t index;
+	struct handle *next_free;
+};
+
+static inline struct uipc_obj *hobj(struct handle *h)
+{
+	return (struct uipc_obj *)atomic_load_explicit(&h->base, memory_order_acquire);
+}
+
+struct obj_ops {
+	enum uipc_kind kind;
+	const char *prefix;		/* file name prefix: "msg" */
+	enum uipc_limit mni;		/* limit on the number of objects */
+	/* Size of a new object's file; may fail with -EINVAL (e.g. nsems). */
+	long (*new_size)(long arg);
+	/* Initialise the kind-specific part of a new object. */
+	int (*init)(struct uipc_obj *o, long arg);
+	/* Checks on an existing object before the permission check (-EINVAL). */
+	int (*more_checks)(struct uipc_obj *o, long arg);
+	/* Validates an object file's kind-specific header (-EINVAL if bad). */
+	int (*validate)(struct uipc_obj *o, size_t len);
+	/* Wakes every waiter (after a removal or a recovery). */
+	void (*wake_all)(struct uipc_obj *o);
+	/* Repairs after a lock owner died, once the redo log was replayed. */
+	void (*recover)(struct handle *h);
+};
+
+HIDDEN int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg);
+HIDDEN struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err);
+HIDDEN void uipc__handle_put(struct handle *h);
+HIDDEN int uipc__handle_ensure(struct handle *h, size_t need);
+HIDDEN struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *err);
+HIDDEN int uipc__remove(struct handle *h, const struct obj_ops *ops);
+HIDDEN int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, void *arg),
+			  void *arg, int *in_use);
+HIDDEN int uipc__grow_file(struct handle *h, size_t size);
+HIDDEN int uipc__set_file_mode(struct handle *h);
+HIDDEN const struct obj_ops *uipc__ops(enum uipc_kind kind);
+HIDDEN int64_t uipc__now(void);
+
+/*
+ * Cheap pointer check without a system call: NULL, the never-mapped low
+ * pages and kernel addresses fail with EFAULT.  Other unmapped addresses are
+ * not caught (the copy faults, as memcpy would).
+ */
+static inline bool bad_user_ptr(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+	return a < 4096 || a + len < a || a + len > ((uintptr_t)1 << 47);
+}
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * limits.c - msgmax, msgmnb, msgmni (and later the sem and shm limits).
+ *
+ * A limit set for the root with `uipc limits set` lives in the namespace file
+ * and binds every process using that root.  A limit that was not set follows
+ * the kernel's tunable in /proc/sys/kernel (programs change those, and an IPC
+ * namespace has its own), or Linux's default where it cannot be read.
+ *
+ * Reading /proc costs system calls, and msgsnd needs msgmax on every call, so
+ * a value read from /proc is trusted for 100 ms (measured on the vDSO's coarse
+ * clock, no system call).  A check that would fail on a cached value reads it
+ * again first (uipc__limit_fresh), so a raised tunable takes effect at once;
+ * a lowered one within 100 ms.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+
+struct limit_def {
+	const char *name;
+	long long def;		/* Linux's default */
+	long long max;		/* the largest value uipc accepts */
+};
+
+static const struct limit_def defs[LIM_COUNT] = {
+	[LIM_MSGMAX] = { "msgmax", 8192, INT_MAX },
+	[LIM_MSGMNB] = { "msgmnb", 16384, INT_MAX },
+	[LIM_MSGMNI] = { "msgmni", 32000, IPC_SLOTS },
+};
+
+#define CACHE_NS 100000000ll
+
+static struct {
+	_Atomic long long value;
+	_Atomic long long read_at;	/* coarse monotonic ns; 0: never */
+} cache[LIM_COUNT];
+
+static long long coarse_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec * 1000000000ll + ts.tv_nsec + 1;
+}
+
+static long long read_proc(enum uipc_limit l)
+{
+	char path[64], buf[32];
+	long long v = defs[l].def;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", defs[l].name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = 0;
+			v = strtoll(buf, NULL, 10);
+			if (v < 0)
+				v = defs[l].def;
+		}
+		close(fd);
+	}
+	atomic_store(&cache[l].value, v);
+	atomic_store(&cache[l].read_at, coarse_now());
+	return v;
+}
+
+static bool set_for_root(enum uipc_limit l, long long *v)
+{
+	struct ns_file *ns = uipc__ns();
+
+	if (!ns || !atomic_load_explicit(&ns->limits[l].set, memory_order_acquire))
+		return false;
+	*v = atomic_load_explicit(&ns->limits[l].value, memory_order_relaxed);
+	if (*v < 0 || *v > defs[l].max)	/* damaged namespace file */
+		*v = defs[l].def;
+	return true;
+}
+
+long long uipc__limit(enum uipc_limit l)
+{
+	long long v, at;
+
+	if (set_for_root(l, &v))
+		return v;
+	at = atomic_load_explicit(&cache[l].read_at, memory_order_acquire);
+	if (at && coarse_now() - at < CACHE_NS)
+		return atomic_load_explicit(&cache[l].value, memory_order_relaxed);
+	return read_proc(l);
+}
+
+long long uipc__limit_fresh(enum uipc_limit l)
+{
+	long long v;
+
+	if (set_for_root(l, &v))
+		return v;
+	return read_proc(l);
+}
+
+static int lookup(const char *name)
+{
+	int i;
+
+	for (i = 0; name && i < LIM_COUNT; i++)
+		if (!strcmp(name, defs[i].name))
+			return i;
+	return -EINVAL;
+}
+
+__attribute__((visibility("default")))
+int uipc_limit_get(const char *name, long long *value, int *is_set)
+{
+	int l = lookup(name);
+	long long v;
+
+	if (l < 0 || !value)
+		return (int)ret(-EINVAL);
+	if (is_set)
+		*is_set = set_for_root((enum uipc_limit)l, &v);
+	*value = uipc__limit_fresh((enum uipc_limit)l);
+	return 0;
+}
+
+__attribute__((visibility("default")))
+int uipc_limit_set(const char *name, long long value)
+{
+	int l = lookup(name);
+	struct ns_file *ns;
+
+	if (l < 0 || value > defs[l].max)
+		return (int)ret(-EINVAL);
+	ns = uipc__ns();
+	if (!ns)
+		return (int)ret(-EACCES);
+	if (value < 0) {
+		atomic_store(&ns->limits[l].set, 0);
+		return 0;
+	}
+	atomic_store(&ns->limits[l].value, value);
+	atomic_store_explicit(&ns->limits[l].set, 1, memory_order_release);
+	return 0;
+}

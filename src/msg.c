@@ -1,0 +1,1083 @@
+/*
+ * msg.c - System V message queues: msgget(2), msgop(2), msgctl(2).
+ *
+ * User space visible behaviour: Linux's, down to the order of the checks
+ * (each function below follows the kernel's ipc/msg.c), including its quirks:
+ * msgrcv with an invalid buffer consumes the message and fails with EFAULT;
+ * MSG_COPY with MSG_NOERROR and a short buffer is EINVAL; a queue is full
+ * when its bytes or its message count would exceed msg_qbytes.
+ *
+ * Layout of a queue file:  struct msg_queue (the common object header, the
+ * msqid_ds counters, the message list and the waiter table), then 'nblocks'
+ * blocks of 128 bytes.  A message is a chain of blocks: its first block holds
+ * the header (struct msg_head) and the first bytes, the following blocks the
+ * rest.  The queue is a singly linked list of first blocks, head to tail.
+ * Blocks are numbered from 1 (0 is "none").  Free blocks form a list linked
+ * through the same 'next' word as message chains; blocks at or above 'bump'
+ * were never used, so a queue's memory is what it has held at most, however
+ * large msg_qbytes is.  nblocks is enough for the worst case msg_qbytes
+ * allows (every message costs at most 1 + len/88 blocks, and there are at
+ * most msg_qbytes messages), so a message that fits by the kernel's rule
+ * always finds blocks.
+ *
+ * Locking:  everything is under the object lock (sync.c).  Each change of
+ * the shared state is one redo-log transaction, so a process killed at any
+ * instruction leaves either all of it or none of it:
+ *  - send: the bytes are copied into free blocks first (harmless: they are
+ *    free), then one transaction takes the blocks and links the message;
+ *  - receive: the bytes are copied to the caller first, then one transaction
+ *    unlinks and frees the message.  A receiver killed before it commits
+ *    leaves the message queued.
+ *
+ * Waiting:  a sleeper takes a slot in the waiter table (FIFO by ticket) and
+ * holds the slot's robust 'alive' mutex while registered.  A sender hands a
+ * new message to the first waiting receiver it matches (as the kernel's
+ * pipelined_send): the message stays in the list, reserved to that slot, and
+ * the receiver dequeues it when it wakes.  A slot whose 'alive' mutex reports
+ * its owner dead is freed by whoever meets it, and a message reserved to it
+ * becomes free again, so a receiver killed before it dequeued a handed
+ * message loses nothing.  Wakers set the slot's futex word and call
+ * FUTEX_WAKE only if the sleeper said it sleeps; sleepers spin a bounded time
+ * first (sync.c), and sleep with a timeout so that signals give EINTR.
+ * Removal and recovery wake every slot.  More than MSG_WAITERS concurrent
+ * sleepers on one queue poll every millisecond instead, losing FIFO order
+ * among themselves.
+ *
+ * EFAULT:  NULL, the low page and kernel addresses are caught without a
+ * system call (bad_user_ptr); any other unmapped buffer faults like memcpy.
+ * The sender touches its buffer before it locks the queue, and the receiver
+ * writes the caller's buffer before it commits, so even such a fault never
+ * damages the queue.
+ */
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "internal.h"
+
+#define S_IRUGO 0444
+#define S_IWUGO 0222
+#define BLOCK 128
+#define HEAD_DATA (BLOCK - 40)
+#define BLOCK_DATA (BLOCK - 8)
+#define MSG_WAITERS 128
+#define SLEEP_MS 1000
+
+/* Compile-time values Linux reports in IPC_INFO (include/uapi/linux/msg.h). */
+#define MSGPOOL_DEFAULT (32000 * 16384 / 1024)
+#define MSGMAP_DEFAULT 16384
+#define MSGTQL_DEFAULT 16384
+#define MSGSSZ 16
+#define MSGSEG 0xffff
+
+enum search_mode { SEARCH_ANY = 1, SEARCH_EQUAL, SEARCH_NOTEQUAL, SEARCH_LESSEQUAL, SEARCH_NUMBER };
+enum waiter_state { W_FREE = 0, W_RECV, W_SEND };
+
+struct msg_block {
+	uint64_t next;			/* next block of the message, or free */
+	char data[BLOCK_DATA];
+};
+
+struct msg_head {
+	uint64_t next;			/* must stay first: as in msg_block */
+	uint64_t next_msg;		/* next message in the queue */
+	int64_t type;
+	uint64_t len;
+	uint64_t owner;			/* waiter slot + 1 it is handed to */
+	char data[HEAD_DATA];
+};
+
+struct msg_waiter {
+	pthread_mutex_t alive;		/* held by the registered thread */
+	uint64_t state;			/* enum waiter_state */
+	uint64_t ticket;		/* FIFO order */
+	int64_t type;			/* receiver: converted msgtyp */
+	uint64_t mode;			/* receiver: enum search_mode */
+	uint64_t size;			/* receiver: max size; sender: msgsz */
+	int64_t result;			/* receiver: message block, or -errno */
+	uint64_t pid;
+	_Atomic uint32_t futex;		/* 1: look again */
+	_Atomic uint32_t sleeping;
+};
+
+struct msg_queue {
+	struct uipc_obj obj;
+	uint64_t stime, rtime;
+	uint64_t qnum, cbytes, qbytes;
+	uint64_t lspid, lrpid;
+	uint64_t head, tail, free_head, bump, nblocks;
+	uint64_t ticket, nrecv, nsend;
+	_Atomic uint32_t poll;		/* overflow sleepers poll this */
+	uint32_t pad;
+	struct msg_waiter w[MSG_WAITERS];
+};
+
+#define BLOCKS_OFF ((sizeof(struct msg_queue) + 4095) & ~(size_t)4095)
+
+static const struct obj_ops msg_ops;
+
+static inline struct msg_queue *hq(struct handle *h)
+{
+	return (struct msg_queue *)hobj(h);
+}
+
+static uint64_t blocks_for_qbytes(uint64_t qbytes)
+{
+	return qbytes + qbytes / HEAD_DATA + 1;
+}
+
+static size_t file_size(uint64_t nblocks)
+{
+	return BLOCKS_OFF + nblocks * BLOCK;
+}
+
+static uint64_t blocks_for_len(uint64_t len)
+{
+	return len <= HEAD_DATA ? 1 : 1 + (len - HEAD_DATA + BLOCK_DATA - 1) / BLOCK_DATA;
+}
+
+/* Block i, or NULL if i is out of range (a damaged file). */
+static inline struct msg_block *blk(struct msg_queue *q, uint64_t i)
+{
+	if (unlikely(i == 0 || i > q->nblocks))
+		return NULL;
+	return (struct msg_block *)((char *)q + BLOCKS_OFF + (i - 1) * BLOCK);
+}
+
+static inline struct msg_head *mhead(struct msg_queue *q, uint64_t i)
+{
+	return (struct msg_head *)blk(q, i);
+}
+
+static bool fits(struct msg_queue *q, uint64_t msgsz)
+{
+	return msgsz + q->cbytes <= q->qbytes && 1 + q->qnum <= q->qbytes;
+}
+
+/* ---- object operations ---- */
+
+static long msg_new_size(long arg)
+{
+	(void)arg;
+	return (long)file_size(blocks_for_qbytes((uint64_t)uipc__limit_fresh(LIM_MSGMNB)));
+}
+
+static int msg_init(struct uipc_obj *o, long arg)
+{
+	struct msg_queue *q = (struct msg_queue *)o;
+	int i, err;
+
+	(void)arg;
+	o->hdr_size = sizeof(*q);
+	q->qbytes = (uint64_t)uipc__limit_fresh(LIM_MSGMNB);
+	q->nblocks = blocks_for_qbytes(q->qbytes);
+	q->bump = 1;
+	for (i = 0; i < MSG_WAITERS; i++)
+		if ((err = uipc__robust_init(&q->w[i].alive)))
+			return err;
+	return 0;
+}
+
+static int msg_more_checks(struct uipc_obj *o, long arg)
+{
+	(void)o;
+	(void)arg;
+	return 0;
+}
+
+static int msg_validate(struct uipc_obj *o, size_t len)
+{
+	struct msg_queue *q = (struct msg_queue *)o;
+
+	if (o->hdr_size != sizeof(*q) || len < BLOCKS_OFF ||
+	    q->nblocks > (len - BLOCKS_OFF) / BLOCK || q->bump > q->nblocks + 1)
+		return -EINVAL;
+	return 0;
+}
+
+static void wake_slot(struct msg_waiter *w)
+{
+	atomic_store(&w->futex, 1);
+	if (atomic_load(&w->sleeping))
+		uipc__futex_wake(&w->futex, 1);
+}
+
+static void msg_wake_all(struct uipc_obj *o)
+{
+	struct msg_queue *q = (struct msg_queue *)o;
+	int i;
+
+	for (i = 0; i < MSG_WAITERS; i++)
+		if (q->w[i].state != W_FREE)
+			wake_slot(&q->w[i]);
+	atomic_fetch_add(&q->poll, 1);
+	uipc__futex_wake(&q->poll, INT_MAX);
+}
+
+static void msg_recover(struct handle *h)
+{
+	/* The redo log is all there is to repair; wake_all follows. */
+	(void)h;
+}
+
+static const struct obj_ops msg_ops = {
+	.kind = KIND_MSG,
+	.prefix = "msg",
+	.mni = LIM_MSGMNI,
+	.new_size = msg_new_size,
+	.init = msg_init,
+	.more_checks = msg_more_checks,
+	.validate = msg_validate,
+	.wake_all = msg_wake_all,
+	.recover = msg_recover,
+};
+
+const struct obj_ops *uipc__ops(enum uipc_kind kind)
+{
+	(void)kind;
+	return &msg_ops;
+}
+
+/* The mapping must cover every block: another process may have grown it. */
+static int msg_map_all(struct handle *h)
+{
+	uint64_t n = hq(h)->nblocks;
+
+	if (n > (1ull << 33))
+		return -EINVAL;
+	return uipc__handle_ensure(h, file_size(n));
+}
+
+/* ---- waiters ---- */
+
+static uint64_t *wcount(struct msg_queue *q, uint64_t state)
+{
+	return state == W_RECV ? &q->nrecv : &q->nsend;
+}
+
+/*
+ * Is the waiter in slot i alive?  If its thread died, free the slot and
+ * release the message handed to it.  Called with the queue locked.
+ */
+static bool waiter_alive(struct msg_queue *q, int i)
+{
+	struct msg_waiter *w = &q->w[i];
+	struct msg_head *m;
+	struct txn t;
+	int r = pthread_mutex_trylock(&w->alive);
+
+	if (r == EBUSY)
+		return true;
+	if (r == EOWNERDEAD)
+		pthread_mutex_consistent(&w->alive);
+	txn_begin(&t, q);
+	if (w->result > 0 && (m = mhead(q, (uint64_t)w->result)) && m->owner == (uint64_t)i + 1)
+		txn_set(&t, &m->owner, 0);
+	txn_set(&t, &w->state, W_FREE);
+	txn_set(&t, wcount(q, w->state), *wcount(q, w->state) - 1);
+	uipc__txn_commit(&q->obj, &t);
+	if (r == 0 || r == EOWNERDEAD)
+		pthread_mutex_unlock(&w->alive);
+	return false;
+}
+
+static int waiter_register(struct msg_queue *q, enum waiter_state state, int64_t type,
+			   uint64_t mode, uint64_t size)
+{
+	struct msg_waiter *w;
+	struct txn t;
+	int i, r;
+
+	for (i = 0; i < MSG_WAITERS; i++) {
+		w = &q->w[i];
+		if (w->state != W_FREE)
+			continue;
+		r = pthread_mutex_trylock(&w->alive);
+		if (r == EOWNERDEAD)
+			pthread_mutex_consistent(&w->alive);
+		else if (r)
+			continue;
+		atomic_store(&w->futex, 0);
+		atomic_store(&w->sleeping, 0);
+		txn_begin(&t, q);
+		txn_set(&t, &q->ticket, q->ticket + 1);
+		txn_set(&t, &w->ticket, q->ticket + 1);
+		txn_set(&t, (uint64_t *)&w->type, (uint64_t)type);
+		txn_set(&t, &w->mode, mode);
+		txn_set(&t, &w->size, size);
+		txn_set(&t, (uint64_t *)&w->result, 0);
+		txn_set(&t, &w->pid, (uint64_t)uipc__pid());
+		txn_set(&t, &w->state, state);
+		txn_set(&t, wcount(q, state), *wcount(q, state) + 1);
+		uipc__txn_commit(&q->obj, &t);
+		return i;
+	}
+	return -1;
+}
+
+static void waiter_release(struct msg_queue *q, int i)
+{
+	struct msg_waiter *w = &q->w[i];
+	struct txn t;
+
+	txn_begin(&t, q);
+	txn_set(&t, &w->state, W_FREE);
+	txn_set(&t, wcount(q, w->state), *wcount(q, w->state) - 1);
+	uipc__txn_commit(&q->obj, &t);
+	pthread_mutex_unlock(&w->alive);
+}
+
+/*
+ * Sleep until woken, a signal, or the timeout.  Called with the queue
+ * unlocked.  Returns -EINTR after a signal handler ran.
+ */
+static int waiter_sleep(struct msg_queue *q, int slot)
+{
+	_Atomic uint32_t *word = slot >= 0 ? &q->w[slot].futex : &q->poll;
+	uint32_t seen = slot >= 0 ? 0 : atomic_load(&q->poll);
+	int spins = uipc__spin_limit(), r;
+
+	if (slot < 0)
+		return uipc__futex_wait(word, seen, 1) == -EINTR ? -EINTR : 0;
+	while (spins-- > 0) {
+		if (atomic_load_explicit(word, memory_order_acquire))
+			return 0;
+		cpu_relax();
+	}
+	atomic_store(&q->w[slot].sleeping, 1);
+	r = 0;
+	if (!atomic_load(word))
+		r = uipc__futex_wait(word, 0, SLEEP_MS);
+	atomic_store(&q->w[slot].sleeping, 0);
+	return r == -EINTR ? -EINTR : 0;
+}
+
+/* ---- messages ---- */
+
+static bool testmsg(int64_t mtype, int64_t type, uint64_t mode)
+{
+	switch (mode) {
+	case SEARCH_ANY:
+	case SEARCH_NUMBER:
+		return true;
+	case SEARCH_LESSEQUAL:
+		return mtype <= type;
+	case SEARCH_EQUAL:
+		return mtype == type;
+	case SEARCH_NOTEQUAL:
+		return mtype != type;
+	}
+	return false;
+}
+
+static uint64_t convert_mode(long *msgtyp, int msgflg)
+{
+	if (msgflg & MSG_COPY)
+		return SEARCH_NUMBER;
+	if (*msgtyp == 0)
+		return SEARCH_ANY;
+	if (*msgtyp < 0) {
+		*msgtyp = *msgtyp == LONG_MIN ? LONG_MAX : -*msgtyp;
+		return SEARCH_LESSEQUAL;
+	}
+	if (msgflg & MSG_EXCEPT)
+		return SEARCH_NOTEQUAL;
+	return SEARCH_EQUAL;
+}
+
+/*
+ * Find a free message as the kernel's find_msg(): messages handed to a live
+ * waiter are not free.  Sets *prev to the message before it.  Returns 0 if
+ * none, or -EINVAL for a damaged list.
+ */
+static int64_t find_msg(struct msg_queue *q, int64_t type, uint64_t mode, uint64_t *prev_out)
+{
+	uint64_t i = q->head, prev = 0, found = 0, found_prev = 0, steps = 0;
+	int64_t count = 0;
+	struct msg_head *m;
+
+	for (; i; prev = i, i = m->next_msg) {
+		if (!(m = mhead(q, i)) || ++steps > q->nblocks)
+			return -EINVAL;
+		if (m->owner && m->owner <= MSG_WAITERS && waiter_alive(q, (int)m->owner - 1))
+			continue;
+		if (!testmsg(m->type, type, mode))
+			continue;
+		if (mode == SEARCH_LESSEQUAL && m->type != 1) {
+			type = m->type - 1;
+			found = i;
+			found_prev = prev;
+		} else if (mode == SEARCH_NUMBER) {
+			if (type == count) {
+				*prev_out = prev;
+				return (int64_t)i;
+			}
+		} else {
+			*prev_out = prev;
+			return (int64_t)i;
+		}
+		count++;
+	}
+	*prev_out = found_prev;
+	return (int64_t)found;
+}
+
+/* Copy a message's bytes out; returns false on a damaged chain. */
+static bool copy_out(struct msg_queue *q, struct msg_head *m, char *dst, uint64_t n)
+{
+	uint64_t chunk = n < HEAD_DATA ? n : HEAD_DATA, i = m->next;
+	struct msg_block *b;
+
+	memcpy(dst, m->data, chunk);
+	for (dst += chunk, n -= chunk; n; dst += chunk, n -= chunk, i = b->next) {
+		if (!(b = blk(q, i)))
+			return false;
+		chunk = n < BLOCK_DATA ? n : BLOCK_DATA;
+		memcpy(dst, b->data, chunk);
+	}
+	return true;
+}
+
+/* The last block of message m, checking the chain against its length. */
+static uint64_t last_block(struct msg_queue *q, uint64_t mi)
+{
+	uint64_t n = blocks_for_len(mhead(q, mi)->len), i = mi;
+
+	while (--n) {
+		i = blk(q, i)->next;
+		if (!blk(q, i))
+			return 0;
+	}
+	return i;
+}
+
+/*
+ * Unlink message mi (after prev) and free its blocks: one transaction, with
+ * the counters.  Returns false on a damaged chain.
+ */
+static bool dequeue(struct msg_queue *q, uint64_t mi, uint64_t prev, bool set_receiver)
+{
+	struct msg_head *m = mhead(q, mi);
+	uint64_t last = last_block(q, mi);
+	struct txn t;
+
+	if (!last || m->len > q->cbytes || q->qnum == 0)
+		return false;
+	txn_begin(&t, q);
+	if (prev)
+		txn_set(&t, &mhead(q, prev)->next_msg, m->next_msg);
+	else
+		txn_set(&t, &q->head, m->next_msg);
+	if (q->tail == mi)
+		txn_set(&t, &q->tail, prev);
+	txn_set(&t, &blk(q, last)->next, q->free_head);
+	txn_set(&t, &q->free_head, mi);
+	txn_set(&t, &q->qnum, q->qnum - 1);
+	txn_set(&t, &q->cbytes, q->cbytes - m->len);
+	if (set_receiver) {
+		txn_set(&t, &q->rtime, (uint64_t)uipc__now());
+		txn_set(&t, &q->lrpid, (uint64_t)uipc__pid());
+	}
+	uipc__txn_commit(&q->obj, &t);
+	return true;
+}
+
+/* Wake the sleeping senders whose message now fits (the kernel's ss_wakeup). */
+static void wake_senders(struct msg_queue *q)
+{
+	int i;
+
+	for (i = 0; q->nsend && i < MSG_WAITERS; i++)
+		if (q->w[i].state == W_SEND && fits(q, q->w[i].size) && waiter_alive(q, i))
+			wake_slot(&q->w[i]);
+	if (q->nsend)
+		atomic_fetch_add(&q->poll, 1);
+}
+
+/*
+ * Offer the new message mi to the waiting receivers, oldest first (the
+ * kernel's pipelined_send).  A receiver whose buffer is too small gets E2BIG
+ * and the next one is tried.
+ */
+static void hand_off(struct msg_queue *q, uint64_t mi)
+{
+	struct msg_head *m = mhead(q, mi);
+	uint64_t done = 0;
+	struct txn t;
+	int i, best;
+
+	while (q->nrecv) {
+		best = -1;
+		for (i = 0; i < MSG_WAITERS; i++) {
+			struct msg_waiter *w = &q->w[i];
+			if (w->state == W_RECV && w->result == 0 && w->ticket > done &&
+			    testmsg(m->type, w->type, w->mode) &&
+			    (best < 0 || w->ticket < q->w[best].ticket))
+				best = i;
+		}
+		if (best < 0 || !waiter_alive(q, best)) {
+			if (best < 0)
+				return;
+			continue;
+		}
+		txn_begin(&t, q);
+		if (q->w[best].size < m->len) {
+			txn_set(&t, (uint64_t *)&q->w[best].result, (uint64_t)-E2BIG);
+			uipc__txn_commit(&q->obj, &t);
+			wake_slot(&q->w[best]);
+			done = q->w[best].ticket;
+			continue;
+		}
+		txn_set(&t, (uint64_t *)&q->w[best].result, mi);
+		txn_set(&t, &m->owner, (uint64_t)best + 1);
+		txn_set(&t, &q->rtime, (uint64_t)uipc__now());
+		txn_set(&t, &q->lrpid, q->w[best].pid);
+		uipc__txn_commit(&q->obj, &t);
+		wake_slot(&q->w[best]);
+		return;
+	}
+}
+
+/*
+ * Put a message in free blocks and link it at the tail.  Blocks come from
+ * the free list first (their 'next' words already chain them, in list
+ * order), then from the never-used ones at 'bump', whose 'next' words are
+ * written directly.  Only the link out of the last free-list block used is
+ * part of the transaction: until it commits, the free list is intact.
+ * Returns the first block, 0 if there are not enough blocks, -EINVAL if the
+ * free list is damaged.
+ */
+static int64_t enqueue(struct msg_queue *q, long mtype, const char *src, uint64_t len)
+{
+	uint64_t need = blocks_for_len(len), free = q->free_head, bump = q->bump;
+	uint64_t first = 0, prev = 0, last_free = 0, first_bump = 0, n, i, chunk;
+	struct msg_head *m = NULL;
+	struct msg_block *b;
+	struct txn t;
+
+	if (q->tail && !mhead(q, q->tail))
+		return -EINVAL;
+	for (n = 0; n < need; n++, prev = i) {
+		if (free) {
+			i = free;
+			if (!(b = blk(q, i)))
+				return -EINVAL;
+			free = b->next;
+			last_free = i;
+		} else if (bump <= q->nblocks) {
+			i = bump++;
+			b = blk(q, i);
+			b->next = 0;
+			if (!first_bump)
+				first_bump = i;
+			else
+				blk(q, prev)->next = i;
+		} else {
+			return 0;
+		}
+		if (n == 0) {
+			first = i;
+			m = (struct msg_head *)b;
+			m->next_msg = 0;
+			m->type = mtype;
+			m->len = len;
+			m->owner = 0;
+			chunk = len < HEAD_DATA ? len : HEAD_DATA;
+			memcpy(m->data, src, chunk);
+		} else {
+			chunk = len < BLOCK_DATA ? len : BLOCK_DATA;
+			memcpy(b->data, src, chunk);
+		}
+		src += chunk;
+		len -= chunk;
+	}
+	txn_begin(&t, q);
+	if (last_free)
+		txn_set(&t, &blk(q, last_free)->next, first_bump);
+	txn_set(&t, &q->free_head, free);
+	txn_set(&t, &q->bump, bump);
+	if (q->tail)
+		txn_set(&t, &mhead(q, q->tail)->next_msg, first);
+	else
+		txn_set(&t, &q->head, first);
+	txn_set(&t, &q->tail, first);
+	txn_set(&t, &q->qnum, q->qnum + 1);
+	txn_set(&t, &q->cbytes, q->cbytes + m->len);
+	txn_set(&t, &q->stime, (uint64_t)uipc__now());
+	txn_set(&t, &q->lspid, (uint64_t)uipc__pid());
+	uipc__txn_commit(&q->obj, &t);
+	return (int64_t)first;
+}
+
+/* Read one byte of each page of the caller's buffer, outside the lock. */
+static void touch(const char *p, size_t n)
+{
+	const volatile char *v = p;
+	size_t off;
+
+	for (off = 0; off < n; off += 4096)
+		(void)v[off];
+	if (n)
+		(void)v[n - 1];
+}
+
+static long msg_send(struct handle *h, long mtype, const char *text, size_t msgsz, int msgflg)
+{
+	const struct creds *c = uipc__creds();
+	struct msg_queue *q;
+	int slot = -1, err;
+	bool intr;
+	int64_t mi;
+
+	if ((err = uipc__lock(h)))
+		return err;
+	for (;;) {
+		q = hq(h);
+		err = -EACCES;
+		if (uipc__ipcperms(c, &q->obj.perm, S_IWUGO))
+			break;
+		err = -EIDRM;
+		if (atomic_load(&q->obj.state) != OBJ_LIVE)
+			break;
+		if ((err = msg_map_all(h)))
+			break;
+		q = hq(h);
+		if (fits(q, msgsz)) {
+			mi = enqueue(q, mtype, text, msgsz);
+			err = -EINVAL;
+			if (mi < 0)
+				break;
+			if (mi > 0) {
+				hand_off(q, (uint64_t)mi);
+				err = 0;
+				break;
+			}
+		}
+		err = -EAGAIN;
+		if (msgflg & IPC_NOWAIT)
+			break;
+		if (slot < 0)
+			slot = waiter_register(q, W_SEND, 0, 0, msgsz);
+		else
+			atomic_store(&q->w[slot].futex, 0);
+		uipc__unlock(h);
+		intr = waiter_sleep(q, slot) == -EINTR;
+		if ((err = uipc__lock(h))) {
+			if (slot >= 0)
+				pthread_mutex_unlock(&q->w[slot].alive);
+			return err;
+		}
+		q = hq(h);
+		err = -EIDRM;
+		if (atomic_load(&q->obj.state) != OBJ_LIVE)
+			break;
+		err = -EINTR;
+		if (intr)
+			break;
+	}
+	if (slot >= 0)
+		waiter_release(hq(h), slot);
+	uipc__unlock(h);
+	return err;
+}
+
+static long do_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
+{
+	const struct msgbuf *mb = msgp;
+	struct handle *h;
+	long mtype, err;
+	int e;
+
+	if (bad_user_ptr(msgp, sizeof(long)))
+		return -EFAULT;
+	mtype = mb->mtype;
+	if ((long)msgsz < 0 || msqid < 0 ||
+	    ((long long)msgsz > uipc__limit(LIM_MSGMAX) &&
+	     (long long)msgsz > uipc__limit_fresh(LIM_MSGMAX)))
+		return -EINVAL;
+	if (mtype < 1)
+		return -EINVAL;
+	if (msgsz && bad_user_ptr(mb->mtext, msgsz))
+		return -EFAULT;
+	touch(mb->mtext, msgsz);
+	h = uipc__handle_get(&msg_ops, msqid, &e);
+	if (!h)
+		return e;
+	err = msg_send(h, mtype, mb->mtext, msgsz, msgflg);
+	uipc__handle_put(h);
+	return err;
+}
+
+/* Find the message before mi; false if mi is not in the list. */
+static bool find_prev(struct msg_queue *q, uint64_t mi, uint64_t *prev)
+{
+	uint64_t i = q->head, p = 0, steps = 0;
+	struct msg_head *m;
+
+	for (; i && i != mi; p = i, i = m->next_msg)
+		if (!(m = mhead(q, i)) || ++steps > q->nblocks)
+			return false;
+	*prev = p;
+	return i == mi && mi != 0;
+}
+
+/*
+ * Give message mi to the caller and dequeue it.  As in Linux, a buffer that
+ * cannot be written still consumes the message (EFAULT).
+ */
+static long take(struct msg_queue *q, uint64_t mi, uint64_t prev, void *msgp, size_t bufsz,
+		 bool stamp)
+{
+	struct msg_head *m = mhead(q, mi);
+	struct msgbuf *mb = msgp;
+	uint64_t n = m->len < bufsz ? m->len : bufsz;
+	long r = (long)n;
+
+	if (bad_user_ptr(msgp, sizeof(long)) || (n && bad_user_ptr(mb->mtext, n))) {
+		r = -EFAULT;
+	} else {
+		mb->mtype = m->type;
+		if (!copy_out(q, m, mb->mtext, n))
+			return -EINVAL;
+	}
+	if (!dequeue(q, mi, prev, stamp))
+		return -EINVAL;
+	wake_senders(q);
+	return r;
+}
+
+static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp, int msgflg,
+			size_t copy_max)
+{
+	const struct creds *c = uipc__creds();
+	uint64_t mode = convert_mode(&msgtyp, msgflg), prev;
+	struct msg_queue *q;
+	struct msg_head *m;
+	struct msgbuf *mb = msgp;
+	int slot = -1;
+	bool intr;
+	int64_t mi;
+	long err;
+
+	if ((err = uipc__lock(h)))
+		return err;
+	for (;;) {
+		q = hq(h);
+		err = -EACCES;
+		if (uipc__ipcperms(c, &q->obj.perm, S_IRUGO))
+			break;
+		err = -EIDRM;
+		if (atomic_load(&q->obj.state) != OBJ_LIVE)
+			break;
+		if ((err = msg_map_all(h)))
+			break;
+		q = hq(h);
+		mi = find_msg(q, msgtyp, mode, &prev);
+		err = -EINVAL;
+		if (mi < 0)
+			break;
+		if (mi > 0) {
+			m = mhead(q, (uint64_t)mi);
+			err = -E2BIG;
+			if (bufsz < m->len && !(msgflg & MSG_NOERROR))
+				break;
+			if (!(msgflg & MSG_COPY)) {
+				err = take(q, (uint64_t)mi, prev, msgp, bufsz, true);
+				break;
+			}
+			err = -EINVAL;
+			if (m->len > copy_max)
+				break;
+			err = -EFAULT;
+			if (bad_user_ptr(msgp, sizeof(long)) || (m->len && bad_user_ptr(mb->mtext, m->len)))
+				break;
+			mb->mtype = m->type;
+			err = copy_out(q, m, mb->mtext, m->len) ? (long)m->len : -EINVAL;
+			break;
+		}
+		err = -ENOMSG;
+		if (msgflg & IPC_NOWAIT)
+			break;
+		if (slot < 0)
+			slot = waiter_register(q, W_RECV, msgtyp, mode,
+					       (msgflg & MSG_NOERROR) ? INT_MAX : bufsz);
+		else
+			atomic_store(&q->w[slot].futex, 0);
+		uipc__unlock(h);
+		intr = waiter_sleep(q, slot) == -EINTR;
+		if ((err = uipc__lock(h))) {
+			if (slot >= 0)
+				pthread_mutex_unlock(&q->w[slot].alive);
+			return err;
+		}
+		if ((err = msg_map_all(h)))
+			break;
+		q = hq(h);
+		if (slot >= 0 && q->w[slot].result > 0) {
+			mi = q->w[slot].result;
+			err = -EINVAL;
+			if (mhead(q, (uint64_t)mi) && find_prev(q, (uint64_t)mi, &prev))
+				err = take(q, (uint64_t)mi, prev, msgp, bufsz, false);
+			break;
+		}
+		if (slot >= 0 && q->w[slot].result < 0) {
+			err = q->w[slot].result;
+			break;
+		}
+		err = -EIDRM;
+		if (atomic_load(&q->obj.state) != OBJ_LIVE)
+			break;
+		err = -EINTR;
+		if (intr)
+			break;
+	}
+	if (slot >= 0)
+		waiter_release(hq(h), slot);
+	uipc__unlock(h);
+	return err;
+}
+
+static long do_msgrcv(int msqid, void *msgp, size_t bufsz, long msgtyp, int msgflg)
+{
+	size_t copy_max = 0;
+	struct handle *h;
+	long err;
+	int e;
+
+	if (msqid < 0 || (long)bufsz < 0)
+		return -EINVAL;
+	if (msgflg & MSG_COPY) {
+		if ((msgflg & MSG_EXCEPT) || !(msgflg & IPC_NOWAIT))
+			return -EINVAL;
+		copy_max = (size_t)uipc__limit(LIM_MSGMAX);
+		if (bufsz < copy_max)
+			copy_max = bufsz;
+	}
+	h = uipc__handle_get(&msg_ops, msqid, &e);
+	if (!h)
+		return e;
+	err = msg_receive(h, msgp, bufsz, msgtyp, msgflg, copy_max);
+	uipc__handle_put(h);
+	return err;
+}
+
+/* ---- msgctl ---- */
+
+static void fill_ds(struct msg_queue *q, struct msqid_ds *ds)
+{
+	memset(ds, 0, sizeof(*ds));
+	ds->msg_perm.__key = q->obj.key;
+	ds->msg_perm.uid = (uid_t)q->obj.perm.uid;
+	ds->msg_perm.gid = (gid_t)q->obj.perm.gid;
+	ds->msg_perm.cuid = (uid_t)q->obj.perm.cuid;
+	ds->msg_perm.cgid = (gid_t)q->obj.perm.cgid;
+	ds->msg_perm.mode = (unsigned short)q->obj.perm.mode;
+	ds->msg_perm.__seq = (unsigned short)id_seq(q->obj.id);
+	ds->msg_stime = (time_t)q->stime;
+	ds->msg_rtime = (time_t)q->rtime;
+	ds->msg_ctime = (time_t)q->obj.ctime;
+	ds->__msg_cbytes = q->cbytes;
+	ds->msg_qnum = q->qnum;
+	ds->msg_qbytes = q->qbytes;
+	ds->msg_lspid = (pid_t)q->lspid;
+	ds->msg_lrpid = (pid_t)q->lrpid;
+}
+
+struct totals {
+	uint64_t msgs, bytes;
+};
+
+static void add_totals(struct uipc_obj *o, void *arg)
+{
+	struct msg_queue *q = (struct msg_queue *)o;
+	struct totals *t = arg;
+
+	t->msgs += q->qnum;
+	t->bytes += q->cbytes;
+}
+
+static long msgctl_info(int cmd, struct msginfo *out)
+{
+	struct msginfo mi;
+	struct totals t = { 0, 0 };
+	int max, in_use;
+
+	memset(&mi, 0, sizeof(mi));
+	mi.msgmni = (int)uipc__limit_fresh(LIM_MSGMNI);
+	mi.msgmax = (int)uipc__limit_fresh(LIM_MSGMAX);
+	mi.msgmnb = (int)uipc__limit_fresh(LIM_MSGMNB);
+	mi.msgssz = MSGSSZ;
+	mi.msgseg = MSGSEG;
+	max = uipc__for_each(&msg_ops, cmd == MSG_INFO ? add_totals : NULL, &t, &in_use);
+	if (cmd == MSG_INFO) {
+		mi.msgpool = in_use;
+		mi.msgmap = (int)t.msgs;
+		mi.msgtql = (int)t.bytes;
+	} else {
+		mi.msgpool = MSGPOOL_DEFAULT;
+		mi.msgmap = MSGMAP_DEFAULT;
+		mi.msgtql = MSGTQL_DEFAULT;
+	}
+	if (bad_user_ptr(out, sizeof(*out)))
+		return -EFAULT;
+	memcpy(out, &mi, sizeof(mi));
+	return max < 0 ? 0 : max;
+}
+
+static long msgctl_stat(int msqid, int cmd, struct msqid_ds *buf)
+{
+	const struct creds *c = uipc__creds_refresh();
+	struct msqid_ds ds;
+	struct handle *h;
+	long err;
+	int e;
+
+	if (cmd == IPC_STAT)
+		h = uipc__handle_get(&msg_ops, msqid, &e);
+	else
+		h = uipc__handle_by_slot(&msg_ops, id_slot(msqid), &e);
+	if (!h)
+		return e;
+	if (cmd != MSG_STAT_ANY && uipc__ipcperms(c, &hobj(h)->perm, S_IRUGO)) {
+		uipc__handle_put(h);
+		return -EACCES;
+	}
+	if ((err = uipc__lock(h))) {
+		uipc__handle_put(h);
+		return err;
+	}
+	fill_ds(hq(h), &ds);
+	uipc__unlock(h);
+	err = cmd == IPC_STAT ? 0 : h->id;
+	uipc__handle_put(h);
+	if (bad_user_ptr(buf, sizeof(*buf)))
+		return -EFAULT;
+	memcpy(buf, &ds, sizeof(ds));
+	return err;
+}
+
+#define MAX_BLOCKS (1ull << 28)
+
+static long msgctl_set(struct handle *h, const struct msqid_ds *in)
+{
+	const struct creds *c = uipc__creds();
+	uint64_t qbytes = in->msg_qbytes, nblocks;
+	struct msg_queue *q;
+	struct txn t;
+	long err;
+
+	if (qbytes > (uint64_t)uipc__limit_fresh(LIM_MSGMNB) &&
+	    !uipc__capable(c, UIPC_CAP_SYS_RESOURCE))
+		return -EPERM;
+	if ((err = uipc__lock(h)))
+		return err;
+	q = hq(h);
+	err = -EINVAL;
+	if (in->msg_perm.uid == (uid_t)-1 || in->msg_perm.gid == (gid_t)-1)
+		goto out_unlock;
+	nblocks = blocks_for_qbytes(qbytes);
+	if (nblocks > MAX_BLOCKS || nblocks < qbytes)
+		nblocks = MAX_BLOCKS;
+	if (nblocks > q->nblocks) {
+		if ((err = uipc__grow_file(h, file_size(nblocks))))
+			goto out_unlock;
+		q = hq(h);
+	} else {
+		nblocks = q->nblocks;
+	}
+	txn_begin(&t, q);
+	txn_set(&t, &q->obj.perm.uid, in->msg_perm.uid);
+	txn_set(&t, &q->obj.perm.gid, in->msg_perm.gid);
+	txn_set(&t, &q->obj.perm.mode, in->msg_perm.mode & 0777);
+	txn_set(&t, &q->qbytes, qbytes);
+	txn_set(&t, &q->obj.ctime, (uint64_t)uipc__now());
+	txn_set(&t, &q->nblocks, nblocks);
+	atomic_store(&q->obj.size, file_size(nblocks));
+	uipc__txn_commit(&q->obj, &t);
+	/* Sleepers re-check: permissions may now refuse them, room may be there. */
+	msg_wake_all(&q->obj);
+	err = 0;
+out_unlock:
+	uipc__unlock(h);
+	if (!err)
+		uipc__set_file_mode(h);
+	return err;
+}
+
+static long msgctl_down(int msqid, int cmd, struct msqid_ds *buf)
+{
+	const struct creds *c = uipc__creds_refresh();
+	struct msqid_ds in;
+	struct handle *h;
+	long err;
+	int e;
+
+	if (cmd == IPC_SET) {
+		if (bad_user_ptr(buf, sizeof(*buf)))
+			return -EFAULT;
+		memcpy(&in, buf, sizeof(in));
+	}
+	h = uipc__handle_get(&msg_ops, msqid, &e);
+	if (!h)
+		return e;
+	err = -EPERM;
+	if (!uipc__may_change(c, &hobj(h)->perm))
+		goto out;
+	if (cmd == IPC_SET) {
+		err = msgctl_set(h, &in);
+	} else if (!(err = uipc__lock(h))) {
+		err = -EIDRM;
+		if (atomic_load(&hobj(h)->state) == OBJ_LIVE)
+			err = uipc__remove(h, &msg_ops);
+		else
+			uipc__unlock(h);
+	}
+out:
+	uipc__handle_put(h);
+	return err;
+}
+
+static long do_msgctl(int msqid, int cmd, struct msqid_ds *buf)
+{
+	if (msqid < 0 || cmd < 0)
+		return -EINVAL;
+	switch (cmd) {
+	case IPC_INFO:
+	case MSG_INFO:
+		return msgctl_info(cmd, (struct msginfo *)buf);
+	case MSG_STAT:
+	case MSG_STAT_ANY:
+	case IPC_STAT:
+		return msgctl_stat(msqid, cmd, buf);
+	case IPC_SET:
+	case IPC_RMID:
+		return msgctl_down(msqid, cmd, buf);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* ---- the API ---- */
+
+__attribute__((visibility("default")))
+int uipc_msgget(key_t key, int msgflg)
+{
+	return (int)ret(uipc__get(&msg_ops, key, msgflg, 0));
+}
+
+__attribute__((visibility("default")))
+int uipc_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
+{
+	return (int)ret(do_msgsnd(msqid, msgp, msgsz, msgflg));
+}
+
+__attribute__((visibility("default")))
+ssize_t uipc_msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg)
+{
+	return ret(do_msgrcv(msqid, msgp, msgsz, msgtyp, msgflg));
+}
+
+__attribute__((visibility("default")))
+int uipc_msgctl(int msqid, int cmd, struct msqid_ds *buf)
+{
+	return (int)ret(do_msgctl(msqid, cmd, buf));
+}

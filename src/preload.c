@@ -1,0 +1,67 @@
+/*
+ * preload.c - libuipc-preload.so: the libc names of the IPC calls, for
+ * LD_PRELOAD (see `uipc run`).  Each wrapper calls the uipc_ function; no
+ * call reaches the kernel's System V IPC.  Nothing runs at load time: no
+ * constructor, no thread, no file opened until a program calls one of them.
+ *
+ * The credential-changing calls are wrapped too, only to tell creds.c that
+ * its cache is stale; they then call libc's own function (RTLD_NEXT).
+ */
+#include <dlfcn.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "internal.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+int capset(cap_user_header_t h, const cap_user_data_t d);
+
+EXPORT int msgget(key_t key, int msgflg)
+{
+	return uipc_msgget(key, msgflg);
+}
+
+EXPORT int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
+{
+	return uipc_msgsnd(msqid, msgp, msgsz, msgflg);
+}
+
+EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg)
+{
+	return uipc_msgrcv(msqid, msgp, msgsz, msgtyp, msgflg);
+}
+
+EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
+{
+	return uipc_msgctl(msqid, cmd, buf);
+}
+
+/* Look up libc's function once; fail with ENOSYS if it cannot be found. */
+#define NEXT(ret_type, name, params, args)                                   \
+	EXPORT ret_type name params                                          \
+	{                                                                    \
+		static ret_type (*next) params;                              \
+		ret_type result;                                             \
+		if (!next)                                                   \
+			next = (ret_type (*) params)dlsym(RTLD_NEXT, #name); \
+		if (!next) {                                                 \
+			errno = ENOSYS;                                      \
+			return -1;                                           \
+		}                                                            \
+		result = next args;                                          \
+		uipc__creds_changed();                                       \
+		return result;                                               \
+	}
+
+NEXT(int, setuid, (uid_t u), (u))
+NEXT(int, seteuid, (uid_t u), (u))
+NEXT(int, setreuid, (uid_t ru, uid_t eu), (ru, eu))
+NEXT(int, setresuid, (uid_t ru, uid_t eu, uid_t su), (ru, eu, su))
+NEXT(int, setgid, (gid_t g), (g))
+NEXT(int, setegid, (gid_t g), (g))
+NEXT(int, setregid, (gid_t rg, gid_t eg), (rg, eg))
+NEXT(int, setresgid, (gid_t rg, gid_t eg, gid_t sg), (rg, eg, sg))
+NEXT(int, setgroups, (size_t n, const gid_t *l), (n, l))
+NEXT(int, capset, (cap_user_header_t h, const cap_user_data_t d), (h, d))

@@ -1,0 +1,783 @@
+/*
+ * store.c - the namespace: the root, object files, keys, ids, and the
+ * per-process handle cache.
+ *
+ * Names in the root (default /dev/shm/uipc, mode 01777 so that any user may
+ * create objects and nobody may unlink another's names):
+ *   namespace     id sequence numbers, the id living in each slot, limits
+ *   msg.<slot>    the object file of the message queue in <slot>
+ *   msgkey.<key>  symlink to the decimal id of the queue with that key
+ *                 (8 hex digits)
+ *
+ * Ids are the kernel's: seq * 32768 + slot.  Slots are allocated cyclically
+ * like the kernel's idr_alloc_cyclic, and seq grows each time the allocation
+ * wraps, so a removed object's id stays invalid for a long time.
+ *
+ * Creating (uipc__get):  the object is built completely in an O_TMPFILE file
+ * with state CREATING, held under flock() by its creator, then linked as
+ * <kind>.<slot> (the first free slot wins; the file system settles races),
+ * then its key name is made with symlink() (which fails if the key exists:
+ * IPC_CREAT|IPC_EXCL races are settled there too), then it becomes LIVE.  A
+ * creator that dies leaves a CREATING object whose flock the kernel has
+ * released: whoever meets it rolls it forward if its key name points to it,
+ * else removes it (settle()).
+ *
+ * Removing (uipc__remove):  under the object lock the state becomes REMOVED
+ * (waiters wake and see EIDRM); then the key name and the slot name are
+ * unlinked.  An unlinked file lives as long as some process maps it.  Names
+ * left behind by a remover that died are recognised as stale (the id or the
+ * state does not match) and unlinked by the next lookup.
+ *
+ * The handle cache maps (kind, slot) to a handle with one 64-bit word,
+ * generation << 32 | pool index + 1.  A handle's reference count carries the
+ * same generation; taking a reference is a compare-and-swap that fails once
+ * the handle was reclaimed (count 0, generation bumped), so the fast path
+ * needs no lock and no system call.  The cache itself holds one reference,
+ * dropped when the object turns out removed or its slot holds a newer id.
+ * 'pool_lock' serialises the slow paths (opening, installing, reclaiming); it
+ * is held across fork().
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+
+#define NS_MAGIC 0x736e7075u
+#define MAX_OBJ_SIZE (1ull << 40)
+
+static const char *root_path;
+static _Atomic(struct ns_file *) ns_map;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+int64_t uipc__now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+__attribute__((visibility("default")))
+const char *uipc_root(void)
+{
+	const char *r = __atomic_load_n(&root_path, __ATOMIC_ACQUIRE);
+
+	if (!r) {
+		r = getenv("UIPC_ROOT");
+		if (!r || !*r)
+			r = "/dev/shm/uipc";
+		__atomic_store_n(&root_path, r, __ATOMIC_RELEASE);
+	}
+	return r;
+}
+
+static void name_of(char *buf, size_t n, const char *prefix, const char *sep, long v)
+{
+	snprintf(buf, n, "%s/%s%s%ld", uipc_root(), prefix, sep, v);
+}
+
+static void slot_path(char *buf, size_t n, const struct obj_ops *ops, int slot)
+{
+	name_of(buf, n, ops->prefix, ".", slot);
+}
+
+static void key_path(char *buf, size_t n, const struct obj_ops *ops, key_t key)
+{
+	snprintf(buf, n, "%s/%skey.%08x", uipc_root(), ops->prefix, (unsigned)key);
+}
+
+static int ensure_root(void)
+{
+	const char *r = uipc_root();
+
+	if (mkdir(r, 01777) == 0)
+		chmod(r, 01777);	/* the umask applied to mkdir */
+	else if (errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Link an O_TMPFILE file into place; fails with EEXIST if the name exists. */
+static int link_tmpfile(int fd, const char *path)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno == ENOENT && linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+		return 0;
+	return -errno;
+}
+
+static struct ns_file *ns_open(void)
+{
+	char path[PATH_MAX];
+	struct ns_file *ns;
+	struct stat st;
+	int fd;
+
+	if (ensure_root() < 0)
+		return NULL;
+	name_of(path, sizeof(path), "namespace", "", 0);
+	path[strlen(path) - 1] = 0;	/* no number */
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return NULL;
+		fchmod(fd, 0666);
+		if (ftruncate(fd, sizeof(*ns)) < 0 ||
+		    pwrite(fd, &(uint32_t[2]){ NS_MAGIC, UIPC_VERSION }, 8, 0) != 8) {
+			close(fd);
+			return NULL;
+		}
+		if (link_tmpfile(fd, path) < 0) {
+			close(fd);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+		}
+	}
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(*ns)) {
+		close(fd);
+		return NULL;
+	}
+	ns = mmap(NULL, sizeof(*ns), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (ns == MAP_FAILED)
+		return NULL;
+	if (ns->magic != NS_MAGIC) {
+		munmap(ns, sizeof(*ns));
+		return NULL;
+	}
+	return ns;
+}
+
+struct ns_file *uipc__ns(void)
+{
+	struct ns_file *ns = atomic_load_explicit(&ns_map, memory_order_acquire), *fresh;
+
+	if (likely(ns))
+		return ns;
+	fresh = ns_open();
+	if (!fresh)
+		return NULL;
+	if (!atomic_compare_exchange_strong(&ns_map, &ns, fresh)) {
+		munmap(fresh, sizeof(*fresh));
+		return ns;
+	}
+	return fresh;
+}
+
+/* ---- handles ---- */
+
+struct view {
+	void *base;
+	size_t len;
+	struct view *next;
+};
+
+#define CHUNK 256
+#define MAX_CHUNKS 4096
+static struct handle *chunks[MAX_CHUNKS];
+static uint32_t pool_used;
+static struct handle *free_handles;
+static _Atomic uint64_t cache[KIND_COUNT][IPC_SLOTS];
+
+static void atfork_prepare(void) { pthread_mutex_lock(&pool_lock); }
+static void atfork_parent(void) { pthread_mutex_unlock(&pool_lock); }
+static void atfork_child(void) { pthread_mutex_init(&pool_lock, NULL); }
+static void register_atfork(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static struct handle *handle_at(uint32_t index)
+{
+	return &chunks[index / CHUNK][index % CHUNK];
+}
+
+/* Called with pool_lock held. */
+static struct handle *handle_alloc(void)
+{
+	struct handle *h = free_handles;
+
+	if (h) {
+		free_handles = h->next_free;
+		return h;
+	}
+	if (pool_used / CHUNK >= MAX_CHUNKS)
+		return NULL;
+	if (!chunks[pool_used / CHUNK]) {
+		chunks[pool_used / CHUNK] = calloc(CHUNK, sizeof(struct handle));
+		if (!chunks[pool_used / CHUNK])
+			return NULL;
+	}
+	h = handle_at(pool_used);
+	h->index = pool_used++;
+	pthread_mutex_init(&h->grow, NULL);
+	return h;
+}
+
+static uint64_t cache_word(struct handle *h)
+{
+	return (atomic_load(&h->rc) >> 32) << 32 | (h->index + 1);
+}
+
+/* Take a reference if the handle is still of generation 'gen'. */
+static bool handle_ref(struct handle *h, uint64_t gen)
+{
+	uint64_t c = atomic_load_explicit(&h->rc, memory_order_acquire);
+
+	while (c >> 32 == gen && (uint32_t)c != 0)
+		if (atomic_compare_exchange_weak(&h->rc, &c, c + 1))
+			return true;
+	return false;
+}
+
+void uipc__handle_put(struct handle *h)
+{
+	uint64_t c = atomic_fetch_sub(&h->rc, 1);
+	struct view *v, *next;
+
+	if ((uint32_t)c != 1)
+		return;
+	/* Last reference: nobody can take another (handle_ref needs one). */
+	atomic_store(&h->rc, ((c >> 32) + 1) << 32);
+	munmap(atomic_load(&h->base), atomic_load(&h->len));
+	for (v = h->old; v; v = next) {
+		next = v->next;
+		munmap(v->base, v->len);
+		free(v);
+	}
+	h->old = NULL;
+	pthread_mutex_lock(&pool_lock);
+	h->next_free = free_handles;
+	free_handles = h;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* Drop the cache's reference to h, if the cache still holds it. */
+static void handle_retire(struct handle *h, uint64_t word)
+{
+	_Atomic uint64_t *c = &cache[h->kind][id_slot(h->id)];
+
+	if (atomic_compare_exchange_strong(c, &word, 0))
+		uipc__handle_put(h);
+}
+
+static int validate(const struct obj_ops *ops, struct uipc_obj *o, size_t len, int id)
+{
+	if (len < sizeof(*o) || o->magic != UIPC_MAGIC || o->version != UIPC_VERSION ||
+	    o->kind != ops->kind || o->id != id || atomic_load(&o->size) > len)
+		return -EINVAL;
+	return ops->validate(o, len);
+}
+
+/*
+ * A CREATING object whose creator died: roll it forward if its key name
+ * points to it, else remove it.  Returns its state afterwards.
+ */
+static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o)
+{
+	char path[PATH_MAX], link[32], want[32];
+	uint32_t state = atomic_load(&o->state);
+	struct stat st, cur;
+	ssize_t n;
+
+	if (state != OBJ_CREATING || flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return state;
+	state = atomic_load(&o->state);
+	if (state == OBJ_CREATING) {
+		key_path(path, sizeof(path), ops, o->key);
+		n = o->key == IPC_PRIVATE ? -1 : readlink(path, link, sizeof(link) - 1);
+		snprintf(want, sizeof(want), "%d", o->id);
+		if (n > 0 && (link[n] = 0, !strcmp(link, want))) {
+			state = OBJ_LIVE;
+		} else {
+			state = OBJ_REMOVED;
+			slot_path(path, sizeof(path), ops, id_slot(o->id));
+			if (fstat(fd, &st) == 0 && stat(path, &cur) == 0 && st.st_ino == cur.st_ino)
+				unlink(path);
+		}
+		atomic_store(&o->state, state);
+	}
+	flock(fd, LOCK_UN);
+	return state;
+}
+
+/*
+ * Open and map the object in 'slot'.  With want_id >= 0 the object must have
+ * that id.  Returns a new handle holding one reference (not in the cache).
+ */
+static struct handle *open_slot(const struct obj_ops *ops, int slot, int want_id, int *err)
+{
+	char path[PATH_MAX];
+	struct handle *h;
+	struct uipc_obj *o;
+	struct stat st;
+	uint32_t state;
+	int fd, id, e, tries = 0;
+
+	slot_path(path, sizeof(path), ops, slot);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		*err = -EINVAL;
+		if (e == EACCES && want_id < 0) {
+			*err = -EACCES;
+		} else if (e == EACCES) {
+			struct ns_file *ns = uipc__ns();
+			if (ns && atomic_load(&ns->kinds[ops->kind].slot_id[slot]) == want_id)
+				*err = -EACCES;
+		} else if (e == ENFILE || e == EMFILE || e == ENOMEM) {
+			*err = -e;
+		}
+		return NULL;
+	}
+	*err = -EINVAL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(*o) ||
+	    (uint64_t)st.st_size > MAX_OBJ_SIZE)
+		goto out_close;
+	o = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (o == MAP_FAILED) {
+		*err = -ENOMEM;
+		goto out_close;
+	}
+	id = o->id;
+	if (validate(ops, o, (size_t)st.st_size, want_id >= 0 ? want_id : id) < 0 ||
+	    id_slot(id) != slot || id < 0)
+		goto out_unmap;
+	while ((state = settle(ops, fd, o)) == OBJ_CREATING) {
+		if (++tries > 1000)	/* its creator is alive but stopped */
+			goto out_unmap;
+		if (tries < 100)
+			sched_yield();
+		else
+			usleep(1000);
+	}
+	if (state != OBJ_LIVE)
+		goto out_unmap;
+	pthread_mutex_lock(&pool_lock);
+	h = handle_alloc();
+	pthread_mutex_unlock(&pool_lock);
+	if (!h) {
+		*err = -ENOMEM;
+		goto out_unmap;
+	}
+	h->id = id;
+	h->kind = ops->kind;
+	h->ino = st.st_ino;
+	h->old = NULL;
+	atomic_store(&h->base, (char *)o);
+	atomic_store(&h->len, (size_t)st.st_size);
+	atomic_store(&h->rc, (atomic_load(&h->rc) >> 32) << 32 | 1);
+	close(fd);
+	*err = 0;
+	return h;
+out_unmap:
+	munmap(o, (size_t)st.st_size);
+out_close:
+	close(fd);
+	return NULL;
+}
+
+/* Put a fresh handle (holding one reference) into the cache: +1 reference. */
+static void cache_install(struct handle *h)
+{
+	_Atomic uint64_t *c = &cache[h->kind][id_slot(h->id)];
+	uint64_t old;
+	struct handle *prev;
+
+	atomic_fetch_add(&h->rc, 1);
+	old = atomic_exchange(c, cache_word(h));
+	if (old) {
+		prev = handle_at((uint32_t)old - 1);
+		if (handle_ref(prev, old >> 32)) {
+			uipc__handle_put(prev);	/* ours */
+			uipc__handle_put(prev);	/* the cache's */
+		}
+	}
+}
+
+struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err)
+{
+	_Atomic uint64_t *c;
+	struct handle *h;
+	uint64_t w;
+
+	if (id < 0) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	c = &cache[ops->kind][id_slot(id)];
+	w = atomic_load_explicit(c, memory_order_acquire);
+	if (likely(w)) {
+		h = handle_at((uint32_t)w - 1);
+		if (likely(handle_ref(h, w >> 32))) {
+			if (likely(h->id == id &&
+				   atomic_load_explicit(&hobj(h)->state, memory_order_relaxed) == OBJ_LIVE))
+				return h;
+			if (atomic_load(&hobj(h)->state) != OBJ_LIVE)
+				handle_retire(h, w);
+			uipc__handle_put(h);
+		}
+	}
+	pthread_once(&atfork_once, register_atfork);
+	h = open_slot(ops, id_slot(id), id, err);
+	if (h)
+		cache_install(h);
+	return h;
+}
+
+struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *err)
+{
+	return open_slot(ops, slot, -1, err);
+}
+
+/*
+ * Make sure the handle maps at least 'need' bytes of its file, which another
+ * process may have grown.  The old view stays mapped until the handle goes.
+ */
+int uipc__handle_ensure(struct handle *h, size_t need)
+{
+	char path[PATH_MAX];
+	struct view *v;
+	struct stat st;
+	void *base;
+	int fd, err = 0;
+
+	if (likely(atomic_load_explicit(&h->len, memory_order_acquire) >= need))
+		return 0;
+	pthread_mutex_lock(&h->grow);
+	if (atomic_load(&h->len) >= need)
+		goto out;
+	slot_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), id_slot(h->id));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno == ENOENT ? -EIDRM : -errno;
+		goto out;
+	}
+	err = -EINVAL;
+	if (fstat(fd, &st) < 0 || st.st_ino != h->ino || (size_t)st.st_size < need ||
+	    (uint64_t)st.st_size > MAX_OBJ_SIZE)
+		goto out_close;
+	v = malloc(sizeof(*v));
+	base = v ? mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+		 : MAP_FAILED;
+	if (base == MAP_FAILED) {
+		free(v);
+		err = -ENOMEM;
+		goto out_close;
+	}
+	v->base = atomic_load(&h->base);
+	v->len = atomic_load(&h->len);
+	v->next = h->old;
+	h->old = v;
+	atomic_store(&h->base, (char *)base);
+	atomic_store(&h->len, (size_t)st.st_size);
+	err = 0;
+out_close:
+	close(fd);
+out:
+	pthread_mutex_unlock(&h->grow);
+	return err;
+}
+
+/* Grow the object's file to 'size' bytes (the caller then uses the room). */
+int uipc__grow_file(struct handle *h, size_t size)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, err = 0;
+
+	slot_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), id_slot(h->id));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -EIDRM : -errno;
+	if (fstat(fd, &st) < 0 || st.st_ino != h->ino)
+		err = -EIDRM;
+	else if ((size_t)st.st_size < size && ftruncate(fd, (off_t)size) < 0)
+		err = -ENOSPC;
+	close(fd);
+	return err ? err : uipc__handle_ensure(h, size);
+}
+
+int uipc__set_file_mode(struct handle *h)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	slot_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), id_slot(h->id));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Only the file's owner (the creator) or root may: see README. */
+	if (fstat(fd, &st) == 0 && st.st_ino == h->ino)
+		fchmod(fd, uipc__file_mode(&hobj(h)->perm));
+	close(fd);
+	return 0;
+}
+
+/* ---- keys ---- */
+
+/* Unlink a key name that still says 'stale', and nothing newer. */
+static void unlink_stale_key(const char *path, const char *stale)
+{
+	char tmp[PATH_MAX + 32], link[32];
+	ssize_t n;
+
+	snprintf(tmp, sizeof(tmp), "%s.stale.%d.%lx", path, getpid(), (unsigned long)pthread_self());
+	if (rename(path, tmp) < 0)
+		return;
+	n = readlink(tmp, link, sizeof(link) - 1);
+	if (n > 0 && (link[n] = 0, !strcmp(link, stale))) {
+		unlink(tmp);
+		return;
+	}
+	/* A newer name replaced the stale one meanwhile: put it back. */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
+		unlink(tmp);
+}
+
+/* Claim a free slot for the file 'fd' and assign the id.  Returns the id. */
+static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int fd, struct uipc_obj *o)
+{
+	struct ns_kind *k = &ns->kinds[ops->kind];
+	long long mni = uipc__limit_fresh(ops->mni);
+	char path[PATH_MAX];
+	uint64_t next = atomic_load(&k->next_idx), seq;
+	int i, slot, err;
+
+	if (mni > IPC_SLOTS)
+		mni = IPC_SLOTS;
+	for (i = 0; i < mni; i++) {
+		slot = (int)((next + (uint64_t)i) % (uint64_t)mni);
+		slot_path(path, sizeof(path), ops, slot);
+		err = link_tmpfile(fd, path);
+		if (err == 0)
+			goto claimed;
+		if (err != -EEXIST)
+			return err;
+	}
+	return -ENOSPC;
+claimed:
+	seq = atomic_load(&k->seq);
+	if ((uint64_t)slot < next) {	/* wrapped, as the kernel's idr_alloc_cyclic */
+		seq = (seq + 1) % IPC_SEQ_MAX;
+		atomic_store(&k->seq, seq);
+	}
+	atomic_store(&k->next_idx, (uint64_t)slot + 1);
+	o->id = (int32_t)(seq * IPC_SLOTS + (uint64_t)slot);
+	atomic_store(&k->slot_id[slot], o->id);
+	return o->id;
+}
+
+static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
+{
+	const struct creds *c = uipc__creds();
+	char path[PATH_MAX], idbuf[32];
+	struct ns_file *ns = uipc__ns();
+	struct uipc_obj *o;
+	struct handle *h;
+	long size = ops->new_size(arg);
+	int fd, id, err;
+
+	if (size < 0)
+		return (int)size;
+	if (!ns)
+		return -ENOSPC;
+	fd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == EACCES ? -EACCES : -ENOSPC;
+	flock(fd, LOCK_EX);
+	err = -ENOMEM;
+	if (ftruncate(fd, size) < 0)
+		goto out_close;
+	o = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (o == MAP_FAILED)
+		goto out_close;
+	o->magic = UIPC_MAGIC;
+	o->version = UIPC_VERSION;
+	o->kind = (uint16_t)ops->kind;
+	atomic_store(&o->state, OBJ_CREATING);
+	o->key = key;
+	o->size = (uint64_t)size;
+	o->perm = (struct uipc_perm){ c->euid, c->egid, c->euid, c->egid, (unsigned)flg & 0777 };
+	o->ctime = (uint64_t)uipc__now();
+	err = uipc__robust_init(&o->lock);
+	if (!err)
+		err = ops->init(o, arg);
+	if (err)
+		goto out_unmap;
+	fchmod(fd, uipc__file_mode(&o->perm));
+	id = claim_slot(ops, ns, fd, o);
+	if (id < 0) {
+		err = id;
+		goto out_unmap;
+	}
+	if (key != IPC_PRIVATE) {
+		key_path(path, sizeof(path), ops, key);
+		snprintf(idbuf, sizeof(idbuf), "%d", id);
+		if (symlink(idbuf, path) < 0) {
+			/* Lost the race for the key: undo, the caller looks again. */
+			err = errno == EEXIST ? -EEXIST : -errno;
+			atomic_store(&o->state, OBJ_REMOVED);
+			slot_path(path, sizeof(path), ops, id_slot(id));
+			unlink(path);
+			goto out_unmap;
+		}
+	}
+	atomic_store(&o->state, OBJ_LIVE);
+	flock(fd, LOCK_UN);
+	munmap(o, (size_t)size);
+	h = open_slot(ops, id_slot(id), id, &err);
+	close(fd);
+	if (h) {
+		cache_install(h);
+		uipc__handle_put(h);
+	}
+	return id;
+out_unmap:
+	munmap(o, (size_t)size);
+out_close:
+	close(fd);
+	return err;
+}
+
+/* The kernel's ipcget(): find or create the object with 'key'. */
+int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
+{
+	const struct creds *c = uipc__creds_refresh();
+	char path[PATH_MAX], link[32];
+	struct handle *h;
+	ssize_t n;
+	int id, err, tries;
+
+	if (ensure_root() < 0)
+		return -ENOSPC;
+	if (key == IPC_PRIVATE)
+		return create(ops, key, flg, arg);
+	key_path(path, sizeof(path), ops, key);
+	for (tries = 0; tries < 100; tries++) {
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0) {
+			if (errno != ENOENT)
+				return -errno;
+			if (!(flg & IPC_CREAT))
+				return -ENOENT;
+			err = create(ops, key, flg, arg);
+			if (err != -EEXIST)
+				return err;
+			continue;
+		}
+		link[n] = 0;
+		id = atoi(link);
+		h = uipc__handle_get(ops, id, &err);
+		if (!h && err == -EACCES) {
+			/* The file's mode excludes the caller: the object exists. */
+			if ((flg & IPC_CREAT) && (flg & IPC_EXCL))
+				return -EEXIST;
+			return (flg & 0777) ? -EACCES : id;
+		}
+		if (!h) {
+			if (err != -EINVAL)
+				return err;
+			unlink_stale_key(path, link);
+			continue;
+		}
+		if (hobj(h)->key != key) {
+			uipc__handle_put(h);
+			unlink_stale_key(path, link);
+			continue;
+		}
+		if ((flg & IPC_CREAT) && (flg & IPC_EXCL))
+			err = -EEXIST;
+		else if ((err = ops->more_checks(hobj(h), arg)) == 0)
+			err = uipc__ipcperms(c, &hobj(h)->perm, flg);
+		uipc__handle_put(h);
+		return err ? err : id;
+	}
+	return -EAGAIN;
+}
+
+/*
+ * Remove the object: mark it removed under its lock, wake its waiters, then
+ * unlink its names.  Called with the object locked; returns unlocked.
+ */
+int uipc__remove(struct handle *h, const struct obj_ops *ops)
+{
+	struct uipc_obj *o = hobj(h);
+	char path[PATH_MAX], link[32], want[32];
+	key_t key = o->key;
+	struct stat st;
+	ssize_t n;
+
+	atomic_store(&o->state, OBJ_REMOVED);
+	ops->wake_all(o);
+	uipc__unlock(h);
+	if (key != IPC_PRIVATE) {
+		key_path(path, sizeof(path), ops, key);
+		snprintf(want, sizeof(want), "%d", h->id);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0 && (link[n] = 0, !strcmp(link, want)))
+			unlink_stale_key(path, want);
+	}
+	slot_path(path, sizeof(path), ops, id_slot(h->id));
+	if (stat(path, &st) == 0 && st.st_ino == h->ino)
+		unlink(path);
+	handle_retire(h, cache_word(h));
+	return 0;
+}
+
+/*
+ * Walk the objects of a kind: call fn on each live one (unlocked; fn reads
+ * racily, as the kernel's MSG_INFO reads counters).  Returns the highest slot
+ * in use, or -1; *in_use gets the number of objects.
+ */
+int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, void *arg), void *arg,
+		   int *in_use)
+{
+	size_t plen = strlen(ops->prefix);
+	struct dirent *d;
+	struct handle *h;
+	int max = -1, slot, err;
+	char *end;
+	DIR *dir;
+
+	*in_use = 0;
+	dir = opendir(uipc_root());
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		if (strncmp(d->d_name, ops->prefix, plen) || d->d_name[plen] != '.')
+			continue;
+		slot = (int)strtol(d->d_name + plen + 1, &end, 10);
+		if (*end || slot < 0 || slot >= IPC_SLOTS)
+			continue;
+		h = open_slot(ops, slot, -1, &err);
+		if (!h && err != -EACCES)
+			continue;
+		if (slot > max)
+			max = slot;
+		++*in_use;
+		if (h) {
+			if (fn)
+				fn(hobj(h), arg);
+			uipc__handle_put(h);
+		}
+	}
+	closedir(dir);
+	return max;
+}

@@ -1,0 +1,172 @@
+/*
+ * sync.c - the object lock, the redo log, futex waits and bounded spinning.
+ *
+ * The object lock is a robust, process-shared pthread mutex in the object's
+ * header.  glibc registers every thread's robust list with the kernel, so an
+ * uncontended lock and unlock are one atomic instruction each, and when a
+ * holder dies the kernel marks the mutex FUTEX_OWNER_DIED: the next locker
+ * gets EOWNERDEAD and repairs the object (uipc__lock below) before it goes on.
+ * Death is therefore detected by an event the kernel guarantees, never by a
+ * timeout or a pid.
+ *
+ * Repair is simple because every multi-word change goes through the redo log
+ * (internal.h): replay a committed log, drop an uncommitted one, then let the
+ * mechanism wake every waiter so each re-examines the state it sleeps on.
+ *
+ * Contention: before sleeping on the mutex a locker spins a bounded number of
+ * times, and only on a machine with more than one CPU (a spin cannot pay when
+ * the holder cannot run at the same time).  A lock that stays held for many
+ * seconds by a thread that no longer exists (which a sane holder never does:
+ * no critical section blocks) means the file was damaged: the call fails with
+ * EINVAL instead of hanging.
+ *
+ * Sleeping on futexes always uses a timeout.  An untimed FUTEX_WAIT is
+ * restarted transparently after a SA_RESTART handler, but msgsnd/msgrcv must
+ * fail with EINTR after any handler; a timed wait returns EINTR.
+ */
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+
+int uipc__spin_limit(void)
+{
+	static _Atomic int limit = -1;
+	int l = atomic_load_explicit(&limit, memory_order_relaxed);
+
+	if (unlikely(l < 0)) {
+		l = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2000 : 0;
+		atomic_store_explicit(&limit, l, memory_order_relaxed);
+	}
+	return l;
+}
+
+int uipc__robust_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	int err;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	err = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return -err;
+}
+
+/*
+ * Commit a transaction: copy it into the shared log, publish it with one
+ * store of the count, apply it, clear the count.  The compiler must not move
+ * the applying stores above the publishing store, nor the clearing store
+ * above them: a process can die between any two of them.
+ */
+void uipc__txn_commit(struct uipc_obj *o, struct txn *t)
+{
+	struct redo_log *r = &o->redo;
+	int i;
+
+	for (i = 0; i < t->n; i++) {
+		r->e[i].off = (uint64_t)((char *)t->e[i].p - t->base);
+		r->e[i].val = t->e[i].val;
+	}
+	atomic_store_explicit(&r->count, (uint64_t)t->n, memory_order_seq_cst);
+	for (i = 0; i < t->n; i++)
+		__atomic_store_n(t->e[i].p, t->e[i].val, __ATOMIC_RELAXED);
+	atomic_store_explicit(&r->count, 0, memory_order_seq_cst);
+	t->n = 0;
+}
+
+/* Replay a log left by a dead holder.  Returns false if the log is garbage. */
+static bool redo_replay(struct uipc_obj *o, size_t len)
+{
+	struct redo_log *r = &o->redo;
+	uint64_t n = atomic_load(&r->count), i;
+
+	if (n > REDO_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		uint64_t off = r->e[i].off;
+		if (off % 8 || off < offsetof(struct uipc_obj, redo) + sizeof(*r) ||
+		    off > len - 8)
+			return false;
+	}
+	for (i = 0; i < n; i++)
+		__atomic_store_n((uint64_t *)((char *)o + r->e[i].off), r->e[i].val,
+				 __ATOMIC_RELAXED);
+	atomic_store(&r->count, 0);
+	return true;
+}
+
+static void after_owner_died(struct handle *h)
+{
+	struct uipc_obj *o = hobj(h);
+	const struct obj_ops *ops = uipc__ops((enum uipc_kind)h->kind);
+
+	if (!redo_replay(o, atomic_load(&h->len)))
+		atomic_store(&o->redo.count, 0);
+	ops->recover(h);
+	ops->wake_all(o);
+	pthread_mutex_consistent(&o->lock);
+}
+
+/* The mutex's owner field as glibc keeps it, to tell a wedged lock. */
+static bool owner_vanished(pthread_mutex_t *m)
+{
+	int tid = __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK;
+
+	if (tid == 0)
+		return false;
+	return kill(tid, 0) < 0 && errno == ESRCH;
+}
+
+#define WEDGED_AFTER_S 3
+
+int uipc__lock(struct handle *h)
+{
+	struct uipc_obj *o = hobj(h);
+	int err, spins = uipc__spin_limit(), waited = 0;
+	struct timespec ts;
+
+	err = pthread_mutex_trylock(&o->lock);
+	while (err == EBUSY && spins-- > 0) {
+		cpu_relax();
+		if (__atomic_load_n(&o->lock.__data.__lock, __ATOMIC_RELAXED) == 0)
+			err = pthread_mutex_trylock(&o->lock);
+	}
+	while (err == EBUSY || err == ETIMEDOUT) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		err = pthread_mutex_timedlock(&o->lock, &ts);
+		if (err == ETIMEDOUT && ++waited >= WEDGED_AFTER_S && owner_vanished(&o->lock))
+			return -EINVAL;
+	}
+	if (err == EOWNERDEAD) {
+		after_owner_died(h);
+		err = 0;
+	}
+	if (err)	/* EINVAL, ENOTRECOVERABLE: a damaged mutex */
+		return -EINVAL;
+	return 0;
+}
+
+void uipc__unlock(struct handle *h)
+{
+	pthread_mutex_unlock(&hobj(h)->lock);
+}
+
+int uipc__futex_wait(_Atomic uint32_t *word, uint32_t val, long timeout_ms)
+{
+	struct timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000 };
+
+	if (syscall(SYS_futex, word, FUTEX_WAIT, val, &ts, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+void uipc__futex_wake(_Atomic uint32_t *word, int n)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0);
+}

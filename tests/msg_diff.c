@@ -1,0 +1,1749 @@
+/*
+ * msg_diff.c - differential test of System V message queues: kernel vs uipc.
+ *
+ * Every scenario is written once, against a table of operations {get, snd,
+ * rcv, ctl} that is either the kernel's (msgget, msgsnd, ...) or uipc's
+ * (uipc_msgget, ...).  A scenario never asserts anything itself: each helper
+ * appends what a program could observe to a result log - return values
+ * (ids only as booleans: "valid", "same as that one"), errno, received bytes
+ * (length, mtype, a hash, and whether the bytes past the end of the message
+ * were left alone), and the msqid_ds fields msg_perm.__key/uid/gid/cuid/cgid/
+ * mode, msg_qnum, __msg_cbytes, msg_qbytes, msg_lspid/msg_lrpid (as "0" or
+ * "the Nth process of this scenario") and whether the times are still 0.
+ * IPC_INFO/MSG_INFO log the whole struct msginfo and whether the return value
+ * is the highest index in use; MSG_STAT/MSG_STAT_ANY log whether they returned
+ * the id of the queue at that index.  Ids themselves and times are not
+ * compared (DESIGN.md section 2).
+ *
+ * Each scenario runs twice, each time in a forked child that first calls
+ * unshare(CLONE_NEWIPC): the kernel side gets a private, empty namespace whose
+ * /proc/sys/kernel/msg{max,mnb,mni} it may change, and the uipc side sees the
+ * same limits there (uipc reads them when a root has no limit of its own) and
+ * gets a fresh UIPC_ROOT (mkdtemp under /dev/shm, mode 01777, removed after).
+ * The log lives in a MAP_SHARED|MAP_ANONYMOUS mapping, so that grandchildren
+ * that change their credentials (setgroups/setresgid/setresuid, or capset()
+ * to drop capabilities while staying uid 0) log into it too.  The parent
+ * then compares the two logs entry by entry; the first difference fails the
+ * scenario's case, with the source line of the step and the entries before it.
+ *
+ * Coverage: every error of msgget(2), msgop(2) and msgctl(2) except EIDRM
+ * (which needs a blocked caller) and ENOMEM; type selection (0, >0, <0,
+ * MSG_EXCEPT, LONG_MIN), MSG_NOERROR, MSG_COPY, E2BIG leaving the message
+ * queued, EAGAIN by bytes and by count (a queue holds at most msg_qbytes
+ * messages), IPC_SET and its effect on later permission checks, the kernel's
+ * ipcperms() rules (owner or creator, owner's or creator's group,
+ * supplementary groups, CAP_IPC_OWNER, CAP_SYS_ADMIN, CAP_SYS_RESOURCE) for
+ * root, root without each capability, nobody, and users 1000..1004; limits
+ * changed through /proc; a 1 MiB message with msgmax 1 MiB and msgmnb 4 MiB.
+ * Some kernel quirks are checked on purpose: a msgrcv() into a NULL buffer
+ * consumes the message before failing with EFAULT, MSG_COPY|MSG_NOERROR into
+ * a short buffer (or one longer than msgmax, which the kernel clamps the copy
+ * buffer to) is EINVAL, IPC_SET truncates msg_qbytes to an int.  Processes
+ * that change credentials run with umask 077, which the kernel ignores for
+ * IPC objects (uipc must not let it narrow its files' modes).
+ *
+ * Every run is bounded by alarm() (a hang shows as "uipc run ended with signal
+ * 14"), and scenarios not started within 40 s fail as "not run".
+ *
+ * Environment: MSG_DIFF_ONLY=name runs one scenario; MSG_DIFF_VERBOSE=1 prints
+ * the kernel's log of every scenario.  Needs root (else exit 77).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <linux/capability.h>
+
+#include "uipc.h"
+#include "t.h"
+
+/* ---- the operations under test ---- */
+
+struct ops {
+	const char *name;
+	int (*get)(key_t key, int flg);
+	int (*snd)(int q, const void *p, size_t sz, int flg);
+	ssize_t (*rcv)(int q, void *p, size_t sz, long type, int flg);
+	int (*ctl)(int q, int cmd, struct msqid_ds *buf);
+};
+
+static const struct ops kernel_ops = {
+	"kernel", msgget, msgsnd, msgrcv, msgctl,
+};
+static const struct ops uipc_ops = {
+	"uipc", uipc_msgget, uipc_msgsnd, uipc_msgrcv, uipc_msgctl,
+};
+
+/* ---- the result log, shared with the children ---- */
+
+enum kind { K_VAL, K_ERRNO, K_BOOL };
+
+struct entry {
+	int line;		/* source line of the step */
+	short kind;		/* enum kind: how to print val */
+	short proc;		/* which process of the scenario logged it */
+	char what[24];
+	long long val;
+};
+
+#define MAXE 32768
+struct rlog {
+	int n, lost;
+	struct entry e[MAXE];
+};
+
+#define NMODES 12
+struct shared {
+	struct rlog log[2];	/* [0] kernel, [1] uipc */
+	pid_t pids[32];		/* processes of the running scenario */
+	int npids;
+	long long mnb;		/* msgmnb when the permission matrix began */
+	uid_t ouid;		/* owner the matrix queues are given to */
+	gid_t ogid;
+	int ids[NMODES];	/* the matrix queues */
+	int victim;		/* a queue the accessor tries to remove */
+	int scratch;
+};
+
+static struct shared *S;
+static struct rlog *L;		/* the log of the current run */
+static const struct ops *O;	/* the operations of the current run */
+static int me;			/* index of this process in S->pids */
+
+static void rec(int line, int kind, const char *what, long long v)
+{
+	struct entry *e;
+
+	if (L->n >= MAXE) {
+		L->lost++;
+		return;
+	}
+	e = &L->e[L->n];
+	e->line = line;
+	e->kind = (short)kind;
+	e->proc = (short)me;
+	snprintf(e->what, sizeof(e->what), "%s", what);
+	e->val = v;
+	L->n++;
+}
+
+#define REC_V(what, v) rec(__LINE__, K_VAL, what, (long long)(v))
+#define REC_B(what, v) rec(__LINE__, K_BOOL, what, !!(v))
+
+static void register_self(void)
+{
+	me = S->npids;
+	if (S->npids < (int)(sizeof(S->pids) / sizeof(S->pids[0])))
+		S->pids[S->npids++] = getpid();
+}
+
+/* 0 for pid 0, i + 1 for the i-th process of the scenario, -1 otherwise. */
+static long long pidcat(pid_t p)
+{
+	if (p == 0)
+		return 0;
+	for (int i = 0; i < S->npids; i++)
+		if (S->pids[i] == p)
+			return i + 1;
+	return -1;
+}
+
+/* ---- message buffers and contents ---- */
+
+#define BIG (1024 * 1024)
+#define GUARD 64
+struct mbuf {
+	long mtype;
+	unsigned char mtext[BIG + GUARD];
+};
+static struct mbuf *sb, *rb;
+
+/* Byte i of every message of type t (independent of its length, so that a
+ * truncated message is a prefix of the whole one). */
+static unsigned char pat(long t, size_t i)
+{
+	return (unsigned char)((unsigned long)t * 37u + i * 7u + (i >> 8) * 13u +
+			       (i >> 16));
+}
+
+static long long fnv(const unsigned char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return (long long)(h & 0x7fffffffffffffffull);
+}
+
+static size_t minz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* ---- logged operations ---- */
+
+static int get_(int line, key_t key, int flg)
+{
+	errno = 0;
+	int r = O->get(key, flg);
+	int e = errno;
+
+	rec(line, K_BOOL, "get ok", r >= 0);
+	rec(line, K_ERRNO, "get errno", r < 0 ? e : 0);
+	return r;
+}
+#define GET(k, f) get_(__LINE__, (key_t)(k), (f))
+
+static void get_same_(int line, key_t key, int flg, int id)
+{
+	int r = get_(line, key, flg);
+
+	rec(line, K_BOOL, "get same id", r == id);
+}
+#define GET_SAME(k, f, id) get_same_(__LINE__, (key_t)(k), (f), (id))
+
+static int snd_ptr_(int line, int q, const void *p, size_t len, int flg)
+{
+	errno = 0;
+	int r = O->snd(q, p, len, flg);
+	int e = errno;
+
+	rec(line, K_VAL, "snd ret", r);
+	rec(line, K_ERRNO, "snd errno", r < 0 ? e : 0);
+	return r;
+}
+#define SND_PTR(q, p, len, f) snd_ptr_(__LINE__, (q), (p), (len), (f))
+
+static int snd_(int line, int q, long type, size_t len, int flg)
+{
+	sb->mtype = type;
+	for (size_t i = 0; i < minz(len, BIG); i++)
+		sb->mtext[i] = pat(type, i);
+	return snd_ptr_(line, q, sb, len, flg);
+}
+#define SND(q, t, len, f) snd_(__LINE__, (q), (t), (len), (f))
+
+static ssize_t rcv_(int line, int q, size_t bufsz, long type, int flg)
+{
+	size_t avail = minz(bufsz, BIG) + GUARD;
+
+	rb->mtype = 0x5555;
+	memset(rb->mtext, 0xee, avail);
+	errno = 0;
+	ssize_t r = O->rcv(q, rb, bufsz, type, flg);
+	int e = errno;
+
+	rec(line, K_VAL, "rcv ret", r);
+	rec(line, K_ERRNO, "rcv errno", r < 0 ? e : 0);
+	if (r < 0) {
+		int untouched = rb->mtype == 0x5555;
+		for (size_t i = 0; i < avail; i++)
+			untouched &= rb->mtext[i] == 0xee;
+		rec(line, K_BOOL, "rcv buf untouched", untouched);
+		return r;
+	}
+	if ((size_t)r > BIG) {
+		rec(line, K_BOOL, "rcv len sane", 0);
+		return r;
+	}
+	int match = 1, tail = 1;
+	for (ssize_t i = 0; i < r; i++)
+		match &= rb->mtext[i] == pat(rb->mtype, (size_t)i);
+	for (size_t i = (size_t)r; i < (size_t)r + GUARD && i < BIG + GUARD; i++)
+		tail &= rb->mtext[i] == 0xee;
+	rec(line, K_VAL, "rcv mtype", rb->mtype);
+	rec(line, K_BOOL, "rcv content ok", match);
+	rec(line, K_VAL, "rcv hash", fnv(rb->mtext, (size_t)r));
+	rec(line, K_BOOL, "rcv tail untouched", tail);
+	return r;
+}
+#define RCV(q, sz, t, f) rcv_(__LINE__, (q), (sz), (t), (f))
+
+static ssize_t rcv_ptr_(int line, int q, void *p, size_t bufsz, long type, int flg)
+{
+	errno = 0;
+	ssize_t r = O->rcv(q, p, bufsz, type, flg);
+	int e = errno;
+
+	rec(line, K_VAL, "rcv ret", r);
+	rec(line, K_ERRNO, "rcv errno", r < 0 ? e : 0);
+	return r;
+}
+#define RCV_PTR(q, p, sz, t, f) rcv_ptr_(__LINE__, (q), (p), (sz), (t), (f))
+
+static int ctl_(int line, int q, int cmd, void *buf)
+{
+	errno = 0;
+	int r = O->ctl(q, cmd, buf);
+	int e = errno;
+
+	rec(line, K_VAL, "ctl ret", r);
+	rec(line, K_ERRNO, "ctl errno", r < 0 ? e : 0);
+	return r;
+}
+#define CTL(q, cmd, buf) ctl_(__LINE__, (q), (cmd), (buf))
+#define RMID(q) ctl_(__LINE__, (q), IPC_RMID, NULL)
+
+static void dump_ds(int line, const struct msqid_ds *d)
+{
+	rec(line, K_VAL, "key", d->msg_perm.__key);
+	rec(line, K_VAL, "uid", d->msg_perm.uid);
+	rec(line, K_VAL, "gid", d->msg_perm.gid);
+	rec(line, K_VAL, "cuid", d->msg_perm.cuid);
+	rec(line, K_VAL, "cgid", d->msg_perm.cgid);
+	rec(line, K_VAL, "mode", d->msg_perm.mode);
+	rec(line, K_VAL, "qnum", (long long)d->msg_qnum);
+	rec(line, K_VAL, "cbytes", (long long)d->__msg_cbytes);
+	rec(line, K_VAL, "qbytes", (long long)d->msg_qbytes);
+	rec(line, K_VAL, "lspid", pidcat(d->msg_lspid));
+	rec(line, K_VAL, "lrpid", pidcat(d->msg_lrpid));
+	rec(line, K_BOOL, "stime==0", d->msg_stime == 0);
+	rec(line, K_BOOL, "rtime==0", d->msg_rtime == 0);
+	rec(line, K_BOOL, "ctime==0", d->msg_ctime == 0);
+}
+
+static void stat_(int line, int q)
+{
+	struct msqid_ds ds;
+
+	memset(&ds, 0xab, sizeof(ds));
+	errno = 0;
+	int r = O->ctl(q, IPC_STAT, &ds);
+	int e = errno;
+
+	rec(line, K_VAL, "stat ret", r);
+	rec(line, K_ERRNO, "stat errno", r < 0 ? e : 0);
+	if (r == 0)
+		dump_ds(line, &ds);
+}
+#define STAT(q) stat_(__LINE__, (q))
+
+static int idx(int id)
+{
+	return id < 0 ? -1 : id % 32768;
+}
+
+/* MSG_STAT or MSG_STAT_ANY of index i, which should be queue id. */
+static void mstat_(int line, int i, int cmd, int id)
+{
+	struct msqid_ds ds;
+
+	memset(&ds, 0xab, sizeof(ds));
+	errno = 0;
+	int r = O->ctl(i, cmd, &ds);
+	int e = errno;
+
+	rec(line, K_BOOL, "mstat ret ok", r >= 0);
+	rec(line, K_BOOL, "mstat ret==id", r == id);
+	rec(line, K_ERRNO, "mstat errno", r < 0 ? e : 0);
+	if (r >= 0)
+		dump_ds(line, &ds);
+}
+#define MSTAT(i, cmd, id) mstat_(__LINE__, (i), (cmd), (id))
+
+/* IPC_INFO or MSG_INFO; ids[] are the queues in use (-1 entries skipped). */
+static void info_(int line, int cmd, const int *ids, int n)
+{
+	struct msginfo mi;
+	int maxidx = 0;
+
+	for (int i = 0; i < n; i++)
+		if (ids[i] >= 0 && idx(ids[i]) > maxidx)
+			maxidx = idx(ids[i]);
+	memset(&mi, 0xab, sizeof(mi));
+	errno = 0;
+	int r = O->ctl(0, cmd, (struct msqid_ds *)(void *)&mi);
+	int e = errno;
+
+	rec(line, K_BOOL, "info ret==maxidx", r == maxidx);
+	rec(line, K_ERRNO, "info errno", r < 0 ? e : 0);
+	if (r < 0)
+		return;
+	rec(line, K_VAL, "msgpool", mi.msgpool);
+	rec(line, K_VAL, "msgmap", mi.msgmap);
+	rec(line, K_VAL, "msgmax", mi.msgmax);
+	rec(line, K_VAL, "msgmnb", mi.msgmnb);
+	rec(line, K_VAL, "msgmni", mi.msgmni);
+	rec(line, K_VAL, "msgssz", mi.msgssz);
+	rec(line, K_VAL, "msgtql", mi.msgtql);
+	rec(line, K_VAL, "msgseg", mi.msgseg);
+}
+#define INFO(cmd, ids, n) info_(__LINE__, (cmd), (ids), (n))
+#define INFO0(cmd) info_(__LINE__, (cmd), NULL, 0)
+
+/* IPC_SET of the four settable fields; 'garbage' fills the others. */
+static int set_(int line, int q, uid_t uid, gid_t gid, unsigned mode,
+		unsigned long qbytes, int garbage)
+{
+	struct msqid_ds ds;
+
+	memset(&ds, garbage ? 0xa5 : 0, sizeof(ds));
+	ds.msg_perm.uid = uid;
+	ds.msg_perm.gid = gid;
+	ds.msg_perm.mode = mode;
+	ds.msg_qbytes = qbytes;
+	errno = 0;
+	int r = O->ctl(q, IPC_SET, &ds);
+	int e = errno;
+
+	rec(line, K_VAL, "set ret", r);
+	rec(line, K_ERRNO, "set errno", r < 0 ? e : 0);
+	return r;
+}
+#define SET(q, u, g, m, qb) set_(__LINE__, (q), (u), (g), (m), (qb), 0)
+#define SET_G(q, u, g, m, qb) set_(__LINE__, (q), (u), (g), (m), (qb), 1)
+
+/* Receive everything (IPC_NOWAIT) and log how many and the final errno. */
+static void drain_(int line, int q)
+{
+	int n = 0;
+
+	errno = 0;
+	while (n < 100000 && O->rcv(q, rb, BIG, 0, IPC_NOWAIT | MSG_NOERROR) >= 0)
+		n++;
+	rec(line, K_VAL, "drained", n);
+	rec(line, K_ERRNO, "drain errno", errno);
+}
+#define DRAIN(q) drain_(__LINE__, (q))
+
+/* ---- limits of the namespace ---- */
+
+static void setlim_(int line, const char *name, long long v)
+{
+	char path[64], b[32];
+	int n = snprintf(b, sizeof(b), "%lld\n", v);
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ok = fd >= 0 && write(fd, b, (size_t)n) == n;
+	if (fd >= 0)
+		close(fd);
+	rec(line, K_BOOL, "setlim ok", ok);
+}
+#define SETLIM(name, v) setlim_(__LINE__, (name), (v))
+
+static long long getlim(const char *name)
+{
+	char path[64], b[32];
+	long long v = -1;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, b, sizeof(b) - 1);
+	close(fd);
+	if (n > 0) {
+		b[n] = 0;
+		v = strtoll(b, NULL, 10);
+	}
+	return v;
+}
+
+/* ---- identities ---- */
+
+struct ident {
+	const char *name;
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[4];
+	unsigned long long drop;	/* capabilities to drop (stays uid 0) */
+};
+
+#define CAPB(c) (1ull << (c))
+static const struct ident ROOT = { "root", 0, 0, 0, { 0 }, 0 };
+static const struct ident NOBODY = { "nobody", 65534, 65534, 0, { 0 }, 0 };
+static const struct ident U1000 = { "u1000", 1000, 1000, 0, { 0 }, 0 };
+static const struct ident U1001 = { "u1001", 1001, 1001, 0, { 0 }, 0 };
+static const struct ident U1001G = { "u1001+g1000", 1001, 1001, 1, { 1000 }, 0 };
+static const struct ident U1002P = { "u1002/g1000", 1002, 1000, 0, { 0 }, 0 };
+static const struct ident U1003 = { "u1003/g1001", 1003, 1001, 0, { 0 }, 0 };
+static const struct ident U1003S = { "u1003+g1001", 1003, 1003, 2, { 1007, 1001 }, 0 };
+static const struct ident U1004 = { "u1004", 1004, 1004, 0, { 0 }, 0 };
+static const struct ident ROOT_NOIPC = { "root-CAP_IPC_OWNER", 0, 0, 0, { 0 },
+	CAPB(CAP_IPC_OWNER) };
+static const struct ident ROOT_NOADM = { "root-CAP_SYS_ADMIN", 0, 0, 0, { 0 },
+	CAPB(CAP_SYS_ADMIN) };
+static const struct ident ROOT_NORES = { "root-CAP_SYS_RESOURCE", 0, 0, 0, { 0 },
+	CAPB(CAP_SYS_RESOURCE) };
+static const struct ident ROOT_NONE = { "root-3caps", 0, 0, 0, { 0 },
+	CAPB(CAP_IPC_OWNER) | CAPB(CAP_SYS_ADMIN) | CAPB(CAP_SYS_RESOURCE) };
+static const struct ident ROOT_NODAC = { "root-DAC", 0, 0, 0, { 0 },
+	CAPB(CAP_DAC_OVERRIDE) | CAPB(CAP_DAC_READ_SEARCH) | CAPB(CAP_FOWNER) };
+
+static int drop_caps(unsigned long long mask)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		uint32_t m = (uint32_t)(mask >> (32 * i));
+		d[i].effective &= ~m;
+		d[i].permitted &= ~m;
+		d[i].inheritable &= ~m;
+	}
+	return (int)syscall(SYS_capset, &h, d);
+}
+
+static int become(const struct ident *id)
+{
+	if (id->uid != 0 || id->gid != 0 || id->ngroups) {
+		if (setgroups((size_t)id->ngroups, id->groups) ||
+		    setresgid(id->gid, id->gid, id->gid) ||
+		    setresuid(id->uid, id->uid, id->uid))
+			return -1;
+	}
+	if (id->drop && drop_caps(id->drop))
+		return -1;
+	return 0;
+}
+
+/*
+ * Run fn in a child process with identity id (and umask 077, which the
+ * kernel ignores for IPC objects), and log how the child ended.
+ */
+static void as_(int line, const struct ident *id, void (*fn)(void))
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		rec(line, K_VAL, "fork failed", errno);
+		return;
+	}
+	if (pid == 0) {
+		/* never outlive the scenario's process: the log is shared */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != S->pids[0])
+			_exit(1);
+		register_self();
+		alarm(8);
+		umask(077);
+		int ok = become(id) == 0;
+		rec(line, K_BOOL, "became ident", ok);
+		if (ok)
+			fn();
+		_exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	rec(line, K_VAL, "child status", st);
+}
+#define AS(id, fn) as_(__LINE__, &(id), (fn))
+
+#define KEY(n) ((key_t)(0x5a000000 + (n)))
+#define BADID 12345	/* an id (index 12345) no scenario creates */
+
+/* =============================== scenarios =============================== */
+
+/* msgget: creation, lookup, IPC_CREAT/IPC_EXCL, IPC_PRIVATE, stale ids. */
+static void body_get(void)
+{
+	int live[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+	int a, b, c, q, q2, q3, q4;
+
+	INFO(IPC_INFO, live, 8);
+	INFO(MSG_INFO, live, 8);
+	a = live[0] = GET(IPC_PRIVATE, 0600);
+	b = live[1] = GET(IPC_PRIVATE, 0600);
+	REC_B("private ids distinct", a != b);
+	c = live[2] = GET(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0644);
+	REC_B("private ids distinct", c != a && c != b);
+	STAT(a);
+	STAT(c);
+	GET(KEY(1), 0);
+	GET(KEY(1), 0600);
+	GET(KEY(1), IPC_EXCL | 0600);
+	q = live[3] = GET(KEY(1), IPC_CREAT | 0640);
+	STAT(q);
+	GET_SAME(KEY(1), IPC_CREAT | 0640, q);
+	GET_SAME(KEY(1), 0, q);
+	GET_SAME(KEY(1), IPC_CREAT, q);
+	GET_SAME(KEY(1), 0640, q);
+	GET_SAME(KEY(1), IPC_EXCL, q);
+	GET_SAME(KEY(1), IPC_NOWAIT | 0600, q);
+	GET(KEY(1), IPC_CREAT | IPC_EXCL | 0640);
+	GET(KEY(1), IPC_CREAT | IPC_EXCL);
+	q2 = live[4] = GET(KEY(2), IPC_CREAT | IPC_EXCL | IPC_NOWAIT | 07777);
+	STAT(q2);
+	q3 = live[5] = GET((key_t)0xdeadbeef, IPC_CREAT | 0400);
+	STAT(q3);
+	GET_SAME((key_t)0xdeadbeef, 0, q3);
+	GET(KEY(3), IPC_CREAT | 0);
+	live[6] = GET(KEY(3), 0);
+	STAT(live[6]);
+	INFO(IPC_INFO, live, 8);
+	INFO(MSG_INFO, live, 8);
+
+	/* removal: the id goes stale, the key is free again */
+	SND(q, 3, 10, IPC_NOWAIT);
+	RMID(q);
+	live[3] = -1;
+	STAT(q);
+	SND(q, 1, 1, IPC_NOWAIT);
+	RCV(q, 64, 0, IPC_NOWAIT);
+	RCV(q, 64, 0, IPC_NOWAIT | MSG_COPY);
+	RMID(q);
+	SET(q, 0, 0, 0600, 100);
+	MSTAT(idx(q), MSG_STAT, -1);
+	MSTAT(idx(q), MSG_STAT_ANY, -1);
+	GET(KEY(1), 0);
+	q4 = live[3] = GET(KEY(1), IPC_CREAT | 0600);
+	REC_B("new id differs", q4 != q);
+	STAT(q4);
+	GET_SAME(KEY(1), 0, q4);
+	INFO(MSG_INFO, live, 8);
+
+	/*
+	 * A stale id whose slot is in use again (the kernel allocates slots
+	 * cyclically, so this takes up to 64 rounds): still EINVAL.  The
+	 * rounds are not logged, as slot allocation is not compared.
+	 */
+	{
+		int old = GET(IPC_PRIVATE, 0600), cur = -1;
+
+		RMID(old);
+		for (int i = 0; i < 300 && cur < 0; i++) {
+			cur = O->get(IPC_PRIVATE, 0600);
+			if (cur >= 0 && idx(cur) != idx(old)) {
+				O->ctl(cur, IPC_RMID, NULL);
+				cur = -1;
+			}
+		}
+		if (cur < 0)
+			cur = O->get(IPC_PRIVATE, 0600);
+		STAT(old);
+		SND(old, 1, 1, IPC_NOWAIT);
+		RCV(old, 64, 0, IPC_NOWAIT);
+		SET(old, 0, 0, 0600, 100);
+		RMID(old);
+		STAT(cur);
+		RMID(cur);
+	}
+
+	/* bad ids */
+	STAT(-1);
+	STAT(BADID);
+	STAT(INT_MAX);
+	CTL(-5, IPC_RMID, NULL);
+	CTL(BADID, IPC_RMID, NULL);
+	SND(-1, 1, 1, IPC_NOWAIT);
+	SND(BADID, 1, 1, IPC_NOWAIT);
+	RCV(-1, 64, 0, IPC_NOWAIT);
+	RCV(BADID, 64, 0, IPC_NOWAIT);
+
+	for (int i = 0; i < 8; i++) {
+		if (live[i] >= 0)
+			RMID(live[i]);
+		live[i] = -1;
+	}
+	INFO(IPC_INFO, live, 8);
+	INFO(MSG_INFO, live, 8);
+	GET(KEY(1), 0);
+	GET(KEY(2), 0);
+}
+
+static void sc_get(void)
+{
+	body_get();
+}
+
+static void sc_get_nobody(void)
+{
+	AS(NOBODY, body_get);
+}
+
+/* ENOSPC: msgmni reached (and 0); only creation fails. */
+static void sc_enospc(void)
+{
+	int live[4] = { -1, -1, -1, -1 };
+
+	SETLIM("msgmni", 3);
+	INFO(IPC_INFO, live, 4);
+	live[0] = GET(IPC_PRIVATE, 0600);
+	live[1] = GET(KEY(1), IPC_CREAT | 0600);
+	live[2] = GET(KEY(2), IPC_CREAT | IPC_EXCL | 0600);
+	GET(IPC_PRIVATE, 0600);
+	GET(KEY(3), IPC_CREAT | 0600);
+	GET(KEY(3), IPC_CREAT | IPC_EXCL | 0600);
+	GET(KEY(3), 0);
+	GET_SAME(KEY(1), IPC_CREAT | 0600, live[1]);
+	GET(KEY(1), IPC_CREAT | IPC_EXCL | 0600);
+	INFO(IPC_INFO, live, 4);
+	INFO(MSG_INFO, live, 4);
+	RMID(live[0]);
+	live[0] = -1;
+	live[3] = GET(KEY(3), IPC_CREAT | 0600);
+	GET(IPC_PRIVATE, 0600);
+	SETLIM("msgmni", 1);
+	GET(IPC_PRIVATE, 0600);
+	GET(KEY(4), IPC_CREAT | 0600);
+	SND(live[1], 1, 10, IPC_NOWAIT);
+	RCV(live[1], 64, 0, IPC_NOWAIT);
+	GET_SAME(KEY(2), 0, live[2]);
+	SETLIM("msgmni", 0);
+	INFO(IPC_INFO, live, 4);
+	GET(IPC_PRIVATE, 0600);
+	for (int i = 0; i < 4; i++) {
+		if (live[i] >= 0)
+			RMID(live[i]);
+		live[i] = -1;
+	}
+	GET(IPC_PRIVATE, 0600);
+	GET(KEY(5), IPC_CREAT | 0600);
+	SETLIM("msgmni", 1);
+	live[0] = GET(KEY(5), IPC_CREAT | 0600);
+	GET(KEY(6), IPC_CREAT | 0600);
+	RMID(live[0]);
+	SETLIM("msgmni", 32000);
+}
+
+/* Sending and receiving: msqid_ds after each step, zero-length messages. */
+static void body_sndrcv(void)
+{
+	int q = GET(IPC_PRIVATE, 0600);
+	int live[1] = { q };
+
+	STAT(q);
+	SND(q, 1, 10, IPC_NOWAIT);
+	STAT(q);
+	SND(q, 2, 0, 0);
+	STAT(q);
+	SND(q, 3, 100, IPC_NOWAIT);
+	SND(q, 1, 5, 0);
+	STAT(q);
+	INFO(MSG_INFO, live, 1);
+	RCV(q, 200, 0, IPC_NOWAIT);
+	STAT(q);
+	RCV(q, 200, 0, IPC_NOWAIT);
+	STAT(q);
+	RCV(q, 100, 0, 0);
+	RCV(q, 5, 0, IPC_NOWAIT);
+	STAT(q);
+	RCV(q, 200, 0, IPC_NOWAIT);
+	STAT(q);
+	INFO(MSG_INFO, live, 1);
+	SND(q, 5, 0, IPC_NOWAIT);
+	RCV(q, 0, 5, IPC_NOWAIT);
+	RCV(q, 0, 0, IPC_NOWAIT);
+	for (int i = 1; i <= 20; i++)
+		SND(q, i, (size_t)i * 13, IPC_NOWAIT);
+	STAT(q);
+	INFO(MSG_INFO, live, 1);
+	for (int i = 1; i <= 21; i++)
+		RCV(q, 1000, 0, IPC_NOWAIT);
+	STAT(q);
+	RMID(q);
+}
+
+static void sc_sndrcv(void)
+{
+	body_sndrcv();
+}
+
+static void sc_sndrcv_nobody(void)
+{
+	AS(NOBODY, body_sndrcv);
+}
+
+/* msg_lspid / msg_lrpid follow the process that sent / received last. */
+static void pids_send(void)
+{
+	SND(S->scratch, 7, 7, IPC_NOWAIT);
+	STAT(S->scratch);
+}
+
+static void pids_recv(void)
+{
+	RCV(S->scratch, 64, 0, IPC_NOWAIT);
+	STAT(S->scratch);
+}
+
+static void sc_pids(void)
+{
+	int q = S->scratch = GET(IPC_PRIVATE, 0666);
+
+	AS(ROOT, pids_send);
+	STAT(q);
+	AS(NOBODY, pids_send);
+	STAT(q);
+	AS(ROOT, pids_recv);
+	STAT(q);
+	SND(q, 1, 1, IPC_NOWAIT);
+	STAT(q);
+	RCV(q, 64, 0, IPC_NOWAIT);
+	STAT(q);
+	AS(U1000, pids_recv);
+	STAT(q);
+	RMID(q);
+}
+
+/* Type selection: 0, > 0, < 0 (lowest type <= |t|), MSG_EXCEPT, LONG_MIN. */
+static void body_types(void)
+{
+	static const long types[] = { 5, 3, 7, 3, 1, 9, 2, 5 };
+	int q = GET(IPC_PRIVATE, 0600);
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		SND(q, types[i], i + 1, IPC_NOWAIT);
+	RCV(q, 64, 3, IPC_NOWAIT);		/* first 3 (len 2) */
+	RCV(q, 64, 4, IPC_NOWAIT);		/* ENOMSG */
+	RCV(q, 64, -4, IPC_NOWAIT);		/* 1 */
+	RCV(q, 64, -4, IPC_NOWAIT);		/* 2 */
+	RCV(q, 64, -4, IPC_NOWAIT);		/* 3 (len 4) */
+	RCV(q, 64, -4, IPC_NOWAIT);		/* ENOMSG: 5 7 9 5 left */
+	RCV(q, 64, 5, IPC_NOWAIT | MSG_EXCEPT);	/* 7 */
+	RCV(q, 64, 0, IPC_NOWAIT | MSG_EXCEPT);	/* any: 5 (len 1) */
+	RCV(q, 64, -6, IPC_NOWAIT | MSG_EXCEPT);	/* <= 6: 5 (len 8) */
+	RCV(q, 64, 9, IPC_NOWAIT | MSG_EXCEPT);	/* ENOMSG: only 9 left */
+	RCV(q, 64, -8, IPC_NOWAIT);		/* ENOMSG */
+	RCV(q, 64, LONG_MIN, IPC_NOWAIT);	/* |LONG_MIN| clamps: 9 */
+	RCV(q, 64, 0, IPC_NOWAIT);		/* ENOMSG */
+	STAT(q);
+
+	SND(q, LONG_MAX, 3, IPC_NOWAIT);
+	SND(q, 1, 4, IPC_NOWAIT);
+	SND(q, LONG_MAX, 5, IPC_NOWAIT);
+	RCV(q, 64, LONG_MIN, IPC_NOWAIT);	/* 1 */
+	RCV(q, 64, -LONG_MAX, IPC_NOWAIT);	/* LONG_MAX (len 3) */
+	RCV(q, 64, LONG_MAX, IPC_NOWAIT);	/* LONG_MAX (len 5) */
+	RCV(q, 64, 1, IPC_NOWAIT | MSG_EXCEPT);	/* ENOMSG */
+
+	/* equal lowest types: the first of them */
+	SND(q, 4, 1, IPC_NOWAIT);
+	SND(q, 2, 2, IPC_NOWAIT);
+	SND(q, 2, 3, IPC_NOWAIT);
+	SND(q, 4, 4, IPC_NOWAIT);
+	SND(q, 3, 5, IPC_NOWAIT);
+	RCV(q, 64, -10, IPC_NOWAIT);		/* 2 len 2 */
+	RCV(q, 64, 2, IPC_NOWAIT | MSG_EXCEPT);	/* 4 len 1 */
+	RCV(q, 64, -10, IPC_NOWAIT);		/* 2 len 3 */
+	RCV(q, 64, -1, IPC_NOWAIT);		/* ENOMSG */
+	RCV(q, 64, -3, IPC_NOWAIT);		/* 3 */
+	RCV(q, 64, 4, IPC_NOWAIT | MSG_EXCEPT);	/* ENOMSG */
+	RCV(q, 64, 0, IPC_NOWAIT);		/* 4 len 4 */
+	STAT(q);
+	RMID(q);
+}
+
+static void sc_types(void)
+{
+	body_types();
+}
+
+static void sc_types_nobody(void)
+{
+	AS(NOBODY, body_types);
+}
+
+/* E2BIG leaves the message queued; MSG_NOERROR truncates; size limits. */
+static void body_sizes(void)
+{
+	int q = GET(IPC_PRIVATE, 0600);
+
+	SND(q, 1, 100, IPC_NOWAIT);
+	RCV(q, 99, 0, IPC_NOWAIT);
+	STAT(q);
+	RCV(q, 0, 0, IPC_NOWAIT);
+	RCV(q, 50, 0, IPC_NOWAIT | MSG_NOERROR);
+	STAT(q);
+	SND(q, 2, 100, IPC_NOWAIT);
+	RCV(q, 100, 0, IPC_NOWAIT);
+	SND(q, 3, 0, IPC_NOWAIT);
+	RCV(q, 0, 0, IPC_NOWAIT);
+	SND(q, 4, 10, IPC_NOWAIT);
+	RCV(q, 0, 0, IPC_NOWAIT | MSG_NOERROR);
+	STAT(q);
+	RCV(q, (size_t)-1, 0, IPC_NOWAIT);
+	RCV(q, (size_t)LONG_MAX + 1, 0, IPC_NOWAIT);
+	SND(q, 5, 10, IPC_NOWAIT);
+	RCV(q, (size_t)-1, 0, IPC_NOWAIT);
+	RCV(q, (size_t)LONG_MAX, 0, IPC_NOWAIT);	/* the kernel copies 10 */
+	SND(q, 6, 20, IPC_NOWAIT);
+	SND(q, 7, 5, IPC_NOWAIT);
+	RCV(q, 10, 6, IPC_NOWAIT);
+	RCV(q, 10, 0, IPC_NOWAIT);
+	RCV(q, 10, -7, IPC_NOWAIT);
+	RCV(q, 10, 7, IPC_NOWAIT);
+	RCV(q, 10, 6, IPC_NOWAIT | MSG_EXCEPT);
+	RCV(q, 10, 8, IPC_NOWAIT);
+	RCV(q, 10, -7, IPC_NOWAIT | MSG_NOERROR);
+	STAT(q);
+	RCV(q, 10, 0, IPC_NOWAIT | MSG_NOERROR);
+	RMID(q);
+}
+
+static void sc_sizes(void)
+{
+	body_sizes();
+}
+
+static void sc_sizes_nobody(void)
+{
+	AS(NOBODY, body_sizes);
+}
+
+/* msgsnd's EINVAL and EFAULT cases, and their order. */
+static void body_snd_errors(void)
+{
+	int q = GET(IPC_PRIVATE, 0600);
+
+	SND(q, 1, 8193, IPC_NOWAIT);
+	SND(q, 1, 8192, IPC_NOWAIT);
+	SND(q, 1, (size_t)-1, IPC_NOWAIT);
+	SND(q, 1, (size_t)LONG_MAX + 1, IPC_NOWAIT);
+	SND(q, 0, 1, IPC_NOWAIT);
+	SND(q, -1, 1, IPC_NOWAIT);
+	SND(q, LONG_MIN, 0, IPC_NOWAIT);
+	SND(q, 0, 8193, IPC_NOWAIT);
+	SND(-1, 1, 1, IPC_NOWAIT);
+	SND(-1, 0, 1, IPC_NOWAIT);
+	SND(BADID, 1, 1, IPC_NOWAIT);
+	SND(BADID, 0, 1, IPC_NOWAIT);
+	SND(BADID, 1, 8193, IPC_NOWAIT);
+	SND(INT_MAX, 1, 0, IPC_NOWAIT);
+	SND_PTR(q, NULL, 0, IPC_NOWAIT);
+	SND_PTR(q, NULL, 10, IPC_NOWAIT);
+	SND_PTR(q, NULL, 9000, IPC_NOWAIT);
+	SND_PTR(-1, NULL, 10, IPC_NOWAIT);
+	SND_PTR(BADID, NULL, 10, IPC_NOWAIT);
+	STAT(q);
+	RCV(q, 8192, 0, IPC_NOWAIT);
+	STAT(q);
+	RMID(q);
+}
+
+static void sc_snd_errors(void)
+{
+	body_snd_errors();
+}
+
+static void sc_snd_errors_nobody(void)
+{
+	AS(NOBODY, body_snd_errors);
+}
+
+/* EAGAIN: full by bytes, by count (at most msg_qbytes messages), qbytes 0. */
+static void body_full(void)
+{
+	int q = GET(IPC_PRIVATE, 0600);
+	int q2 = GET(IPC_PRIVATE, 0600);
+	int q3 = GET(IPC_PRIVATE, 0600);
+
+	SND(q, 1, 8192, IPC_NOWAIT);
+	SND(q, 2, 8192, IPC_NOWAIT);
+	SND(q, 3, 1, IPC_NOWAIT);
+	SND(q, 4, 0, IPC_NOWAIT);		/* fits: 0 bytes, 3 <= 16384 */
+	STAT(q);
+	RCV(q, 8192, 0, IPC_NOWAIT);
+	SND(q, 5, 8192, IPC_NOWAIT);
+	SND(q, 6, 1, IPC_NOWAIT);
+	STAT(q);
+	SET(q, getuid(), getgid(), 0600, 100);	/* below what it holds */
+	STAT(q);
+	SND(q, 7, 0, IPC_NOWAIT);
+	DRAIN(q);
+	SND(q, 8, 101, IPC_NOWAIT);
+	SND(q, 8, 100, IPC_NOWAIT);
+	SND(q, 9, 0, IPC_NOWAIT);
+	SND(q, 10, 1, IPC_NOWAIT);
+	STAT(q);
+
+	SET(q2, getuid(), getgid(), 0600, 3);
+	SND(q2, 1, 0, IPC_NOWAIT);
+	SND(q2, 2, 0, IPC_NOWAIT);
+	SND(q2, 3, 0, IPC_NOWAIT);
+	SND(q2, 4, 0, IPC_NOWAIT);		/* 4 messages > qbytes 3 */
+	STAT(q2);
+	RCV(q2, 10, 0, IPC_NOWAIT);
+	SND(q2, 5, 1, IPC_NOWAIT);
+	SND(q2, 6, 0, IPC_NOWAIT);
+	STAT(q2);
+	SET(q2, getuid(), getgid(), 0600, 5);
+	SND(q2, 7, 2, IPC_NOWAIT);
+	SND(q2, 8, 2, IPC_NOWAIT);
+	SND(q2, 9, 1, IPC_NOWAIT);
+	STAT(q2);
+
+	SET(q3, getuid(), getgid(), 0600, 0);
+	STAT(q3);
+	SND(q3, 1, 0, IPC_NOWAIT);
+	SND(q3, 1, 1, IPC_NOWAIT);
+	SET(q3, getuid(), getgid(), 0600, 1);
+	SND(q3, 1, 0, IPC_NOWAIT);
+	SND(q3, 1, 0, IPC_NOWAIT);
+	SND(q3, 1, 1, IPC_NOWAIT);
+	STAT(q3);
+	RMID(q);
+	RMID(q2);
+	RMID(q3);
+}
+
+static void sc_full(void)
+{
+	body_full();
+}
+
+static void sc_full_nobody(void)
+{
+	AS(NOBODY, body_full);
+}
+
+/* MSG_COPY: index n, the queue unchanged, and its error cases. */
+static void body_copy(void)
+{
+	int q = GET(IPC_PRIVATE, 0600);
+
+	RCV(q, 64, 0, MSG_COPY | IPC_NOWAIT);
+	SND(q, 5, 3, IPC_NOWAIT);
+	SND(q, 6, 0, IPC_NOWAIT);
+	SND(q, 7, 20, IPC_NOWAIT);
+	RCV(q, 64, 0, MSG_COPY);
+	RCV(q, 64, 0, MSG_COPY | MSG_EXCEPT | IPC_NOWAIT);
+	RCV(q, 64, 0, MSG_COPY | MSG_EXCEPT);
+	RCV(q, 64, 0, MSG_COPY | IPC_NOWAIT);
+	RCV(q, 64, 1, MSG_COPY | IPC_NOWAIT);
+	RCV(q, 64, 2, MSG_COPY | IPC_NOWAIT);
+	RCV(q, 64, 3, MSG_COPY | IPC_NOWAIT);
+	RCV(q, 64, -1, MSG_COPY | IPC_NOWAIT);
+	RCV(q, 64, LONG_MIN, MSG_COPY | IPC_NOWAIT);
+	RCV(q, 64, 2, MSG_COPY | IPC_NOWAIT | MSG_NOERROR);
+	STAT(q);
+	RCV(q, 10, 2, MSG_COPY | IPC_NOWAIT);		/* E2BIG */
+	RCV(q, 10, 2, MSG_COPY | IPC_NOWAIT | MSG_NOERROR); /* EINVAL */
+	RCV(q, 20, 2, MSG_COPY | IPC_NOWAIT | MSG_NOERROR);
+	RCV(q, 0, 1, MSG_COPY | IPC_NOWAIT);
+	RCV(-1, 64, 0, MSG_COPY | IPC_NOWAIT);
+	RCV(BADID, 64, 0, MSG_COPY | IPC_NOWAIT);
+	RCV(q, (size_t)-1, 0, MSG_COPY | IPC_NOWAIT);
+	STAT(q);
+	RCV(q, 64, 0, IPC_NOWAIT);
+	RCV(q, 64, 0, MSG_COPY | IPC_NOWAIT);
+	RCV(q, 64, 1, MSG_COPY | IPC_NOWAIT);
+	RCV(q, 64, 2, MSG_COPY | IPC_NOWAIT);
+	STAT(q);
+	RMID(q);
+}
+
+static void sc_copy(void)
+{
+	body_copy();
+}
+
+static void sc_copy_nobody(void)
+{
+	AS(NOBODY, body_copy);
+}
+
+/* EFAULT: NULL message buffers and NULL msgctl buffers. */
+static void body_efault(void)
+{
+	int q = GET(IPC_PRIVATE, 0600);
+
+	SND(q, 1, 10, IPC_NOWAIT);
+	SND_PTR(q, NULL, 10, IPC_NOWAIT);
+	STAT(q);
+	RCV_PTR(q, NULL, 64, 0, IPC_NOWAIT | MSG_COPY);
+	STAT(q);
+	RCV_PTR(q, NULL, 64, 0, IPC_NOWAIT);	/* the kernel consumes it */
+	STAT(q);
+	RCV_PTR(q, NULL, 64, 0, IPC_NOWAIT);	/* ENOMSG */
+	SND(q, 2, 100, IPC_NOWAIT);
+	RCV_PTR(q, NULL, 10, 0, IPC_NOWAIT);	/* E2BIG */
+	RCV_PTR(q, NULL, 64, 3, IPC_NOWAIT);	/* ENOMSG */
+	RCV_PTR(-1, NULL, 64, 0, IPC_NOWAIT);	/* EINVAL */
+	RCV_PTR(BADID, NULL, 64, 0, IPC_NOWAIT);	/* EINVAL */
+	STAT(q);
+	CTL(q, IPC_STAT, NULL);
+	CTL(BADID, IPC_STAT, NULL);
+	CTL(q, IPC_SET, NULL);
+	CTL(BADID, IPC_SET, NULL);
+	CTL(-1, IPC_SET, NULL);
+	CTL(0, IPC_INFO, NULL);
+	CTL(0, MSG_INFO, NULL);
+	CTL(-1, IPC_INFO, NULL);
+	CTL(idx(q), MSG_STAT, NULL);
+	CTL(idx(q), MSG_STAT_ANY, NULL);
+	CTL(BADID, MSG_STAT, NULL);
+	STAT(q);
+	RMID(q);
+}
+
+static void sc_efault(void)
+{
+	body_efault();
+}
+
+static void sc_efault_nobody(void)
+{
+	AS(NOBODY, body_efault);
+}
+
+/* msgctl: bad commands, IPC_SET of mode/uid/gid/qbytes. */
+static void body_ctl(void)
+{
+	struct msqid_ds ds;
+	struct msginfo mi;
+	long long mnb = getlim("msgmnb");
+	int q = GET(KEY(1), IPC_CREAT | 0640);
+	int live[1] = { q };
+
+	memset(&ds, 0, sizeof(ds));
+	CTL(q, -1, &ds);
+	CTL(q, 4, &ds);
+	CTL(q, 10, &ds);
+	CTL(q, 14, &ds);
+	CTL(q, 100, &ds);
+	CTL(q, INT_MAX, &ds);
+	CTL(q, INT_MIN, &ds);
+	CTL(q, IPC_STAT | 0x100, &ds);
+	CTL(-1, IPC_STAT, &ds);
+	CTL(-1, IPC_INFO, &mi);
+	CTL(-1, MSG_INFO, &mi);
+	CTL(-1, MSG_STAT, &ds);
+	CTL(-1, MSG_STAT_ANY, &ds);
+	CTL(-1, -1, &ds);
+	CTL(BADID, -1, &ds);
+	CTL(BADID, 100, &ds);
+	info_(__LINE__, IPC_INFO, live, 1);
+	memset(&mi, 0, sizeof(mi));
+	errno = 0;
+	int r = O->ctl(BADID, IPC_INFO, (struct msqid_ds *)(void *)&mi);
+	REC_B("info any id ok", r == idx(q));
+	REC_V("info any id errno", r < 0 ? errno : 0);
+
+	STAT(q);
+	SET(q, getuid(), getgid(), 07777, (unsigned long)mnb);
+	STAT(q);
+	SET(q, getuid(), getgid(), 0, (unsigned long)mnb);
+	STAT(q);
+	SET(q, getuid(), getgid(), 0640, (unsigned long)mnb);
+	SET(q, (uid_t)-1, getgid(), 0600, (unsigned long)mnb);
+	SET(q, getuid(), (gid_t)-1, 0600, (unsigned long)mnb);
+	STAT(q);
+	SET(q, (uid_t)-1, getgid(), 0600, (unsigned long)mnb + 1);
+	STAT(q);
+	SET_G(q, getuid(), 2000, 0660, (unsigned long)mnb - 1);
+	STAT(q);
+	SET(q, getuid(), getgid(), 0640, (unsigned long)mnb * 2);
+	STAT(q);
+	SET(q, getuid(), getgid(), 0640, (unsigned long)mnb + 1);
+	STAT(q);
+	SET(q, getuid(), getgid(), 0640, 1);
+	STAT(q);
+	SND(q, 1, 1, IPC_NOWAIT);
+	SND(q, 1, 0, IPC_NOWAIT);
+	STAT(q);
+	/* give it away: the creator keeps the rights of an owner */
+	SET(q, 1000, 1000, 0600, 10);
+	STAT(q);
+	SND(q, 2, 0, IPC_NOWAIT);
+	RCV(q, 64, 0, IPC_NOWAIT);
+	SET(q, 1001, 1001, 0606, 10);
+	STAT(q);
+	SET(q, 1001, 1001, 0660, 10);
+	STAT(q);
+	RCV(q, 64, 0, IPC_NOWAIT);
+	SND(q, 3, 0, IPC_NOWAIT);
+	SET(q, 1001, 1001, 0000, 10);
+	STAT(q);
+	GET_SAME(KEY(1), 0, q);
+	GET_SAME(KEY(1), 0400, q);
+	MSTAT(idx(q), MSG_STAT, q);
+	MSTAT(idx(q), MSG_STAT_ANY, q);
+	RMID(q);
+	STAT(q);
+}
+
+static void sc_ctl(void)
+{
+	body_ctl();
+}
+
+static void sc_ctl_nobody(void)
+{
+	AS(NOBODY, body_ctl);
+}
+
+static void sc_ctl_noresource(void)
+{
+	AS(ROOT_NORES, body_ctl);
+}
+
+/* IPC_INFO, MSG_INFO, MSG_STAT, MSG_STAT_ANY. */
+static void sc_info(void)
+{
+	int live[4] = { -1, -1, -1, -1 };
+	int unused;
+
+	INFO(IPC_INFO, live, 4);
+	INFO(MSG_INFO, live, 4);
+	live[0] = GET(IPC_PRIVATE, 0600);
+	live[1] = GET(KEY(1), IPC_CREAT | 0640);
+	live[2] = GET(KEY(2), IPC_CREAT | 0000);
+	SND(live[0], 1, 10, IPC_NOWAIT);
+	SND(live[0], 2, 20, IPC_NOWAIT);
+	SND(live[1], 3, 0, IPC_NOWAIT);
+	INFO(IPC_INFO, live, 4);
+	INFO(MSG_INFO, live, 4);
+	for (int i = 0; i < 3; i++) {
+		MSTAT(idx(live[i]), MSG_STAT, live[i]);
+		MSTAT(idx(live[i]), MSG_STAT_ANY, live[i]);
+		MSTAT(live[i], MSG_STAT, live[i]);
+	}
+	unused = 0;
+	for (int i = 0; i < 3; i++)
+		if (idx(live[i]) >= unused)
+			unused = idx(live[i]) + 5;
+	MSTAT(unused, MSG_STAT, -1);
+	MSTAT(unused, MSG_STAT_ANY, -1);
+	MSTAT(32767, MSG_STAT, -1);
+	MSTAT(-1, MSG_STAT, -1);
+	MSTAT(-1, MSG_STAT_ANY, -1);
+	RCV(live[0], 64, 0, IPC_NOWAIT);
+	INFO(MSG_INFO, live, 4);
+	MSTAT(idx(live[0]), MSG_STAT, live[0]);
+	int gone = live[1];
+	RMID(live[1]);
+	live[1] = -1;
+	MSTAT(idx(gone), MSG_STAT, -1);
+	MSTAT(idx(gone), MSG_STAT_ANY, -1);
+	INFO(MSG_INFO, live, 4);
+	live[3] = GET(KEY(3), IPC_CREAT | 0600);
+	MSTAT(idx(live[3]), MSG_STAT, live[3]);
+	INFO(IPC_INFO, live, 4);
+	INFO(MSG_INFO, live, 4);
+	RMID(live[2]);
+	live[2] = -1;
+	INFO(MSG_INFO, live, 4);
+	RMID(live[0]);
+	live[0] = -1;
+	INFO(MSG_INFO, live, 4);
+	RMID(live[3]);
+	live[3] = -1;
+	INFO(IPC_INFO, live, 4);
+	INFO(MSG_INFO, live, 4);
+}
+
+/* Limits changed through /proc in the namespace are in force at once. */
+static void sc_limits(void)
+{
+	int live[3] = { -1, -1, -1 };
+	int q, q2, q3;
+
+	INFO0(IPC_INFO);
+	q = live[0] = GET(IPC_PRIVATE, 0600);
+	SETLIM("msgmax", 100);
+	INFO(IPC_INFO, live, 3);
+	SND(q, 1, 101, IPC_NOWAIT);
+	SND(q, 1, 100, IPC_NOWAIT);
+	SETLIM("msgmax", 0);
+	SND(q, 1, 1, IPC_NOWAIT);
+	SND(q, 1, 0, IPC_NOWAIT);
+	SETLIM("msgmax", 50);
+	RCV(q, 100, 0, IPC_NOWAIT | MSG_COPY);	/* copy buffer clamped to 50 */
+	RCV(q, 100, 0, IPC_NOWAIT);		/* a normal receive is fine */
+	SETLIM("msgmax", 8192);
+	SETLIM("msgmnb", 1000);
+	INFO(IPC_INFO, live, 3);
+	q2 = live[1] = GET(IPC_PRIVATE, 0600);
+	STAT(q2);
+	STAT(q);
+	SND(q2, 1, 1000, IPC_NOWAIT);
+	SND(q2, 1, 1, IPC_NOWAIT);
+	SET(q2, 0, 0, 0600, 2000);
+	STAT(q2);
+	SND(q2, 1, 1000, IPC_NOWAIT);
+	SETLIM("msgmax", 20000);
+	SETLIM("msgmnb", 16384);
+	q3 = live[2] = GET(IPC_PRIVATE, 0600);
+	SND(q3, 1, 17000, IPC_NOWAIT);
+	SND(q3, 1, 16384, IPC_NOWAIT);
+	STAT(q3);
+	RCV(q3, 20000, 0, IPC_NOWAIT);
+	SETLIM("msgmni", 7);
+	INFO(IPC_INFO, live, 3);
+	INFO(MSG_INFO, live, 3);
+	SETLIM("msgmax", 8192);
+	for (int i = 0; i < 3; i++)
+		RMID(live[i]);
+}
+
+/* msgmax 1 MiB, msgmnb 4 MiB: a 1 MiB message arrives intact. */
+static void sc_large(void)
+{
+	int q;
+
+	SETLIM("msgmax", BIG);
+	SETLIM("msgmnb", 4 * BIG);
+	q = GET(IPC_PRIVATE, 0600);
+	STAT(q);
+	INFO0(IPC_INFO);
+	for (int t = 1; t <= 4; t++)
+		SND(q, t, BIG, IPC_NOWAIT);
+	SND(q, 5, 1, IPC_NOWAIT);
+	SND(q, 5, 0, IPC_NOWAIT);
+	SND(q, 6, BIG + 1, IPC_NOWAIT);
+	STAT(q);
+	RCV(q, BIG, 0, IPC_NOWAIT);
+	RCV(q, BIG - 1, 0, IPC_NOWAIT);
+	RCV(q, BIG, 1, MSG_COPY | IPC_NOWAIT);
+	RCV(q, 1000, 0, IPC_NOWAIT | MSG_NOERROR);
+	RCV(q, BIG, 4, IPC_NOWAIT);
+	STAT(q);
+	SND(q, 7, BIG, IPC_NOWAIT);
+	RCV(q, BIG, -7, IPC_NOWAIT);
+	RCV(q, BIG, 0, IPC_NOWAIT);
+	RCV(q, BIG, 0, IPC_NOWAIT);
+	STAT(q);
+	RMID(q);
+}
+
+/* IPC_SET passes msg_qbytes to the kernel's msgctl_down() as an int. */
+static void body_qbytes_trunc(void)
+{
+	int q = GET(IPC_PRIVATE, 0600);
+
+	SET(q, getuid(), getgid(), 0600, 1ul << 32);
+	STAT(q);
+	SET(q, getuid(), getgid(), 0600, (1ul << 32) + 7);
+	STAT(q);
+	SET(q, getuid(), getgid(), 0600, 0xfffffffful);
+	STAT(q);
+	SET(q, getuid(), getgid(), 0600, 0x80000000ul);
+	STAT(q);
+	SET(q, getuid(), getgid(), 0600, (unsigned long)-1);
+	STAT(q);
+	SND(q, 1, 100, IPC_NOWAIT);
+	STAT(q);
+	RMID(q);
+}
+
+static void sc_qbytes_trunc(void)
+{
+	body_qbytes_trunc();
+	AS(NOBODY, body_qbytes_trunc);
+}
+
+/* ---- the permission matrix ---- */
+
+static const unsigned modes[NMODES] = {
+	0000, 0400, 0200, 0600, 0040, 0020, 0060, 0004, 0002, 0006, 0644, 0466,
+};
+
+#define MKEY(i) KEY(0x100 + (i))
+#define VKEY KEY(0x1ff)
+
+/* As the creator: the queues, each with one message, then the owner and mode. */
+static void mx_create(void)
+{
+	for (int i = 0; i < NMODES; i++) {
+		int id = S->ids[i] = GET(MKEY(i), IPC_CREAT | IPC_EXCL | 0600);
+		SND(id, i + 1, (size_t)10 + i, IPC_NOWAIT);
+		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)S->mnb);
+	}
+}
+
+static void mx_victim(void)
+{
+	S->victim = GET(VKEY, IPC_CREAT | IPC_EXCL | 0600);
+	SET(S->victim, S->ouid, S->ogid, 0600, (unsigned long)S->mnb);
+}
+
+/* As the accessor: everything a program may try on each queue. */
+static void mx_access(void)
+{
+	for (int i = 0; i < NMODES; i++) {
+		int id = S->ids[i];
+
+		GET_SAME(MKEY(i), 0, id);
+		GET_SAME(MKEY(i), 0400, id);
+		GET_SAME(MKEY(i), 0200, id);
+		GET_SAME(MKEY(i), 0600, id);
+		GET_SAME(MKEY(i), 0066, id);
+		GET_SAME(MKEY(i), 0004, id);
+		GET_SAME(MKEY(i), IPC_CREAT | 0444, id);
+		GET(MKEY(i), IPC_CREAT | IPC_EXCL | 0666);
+		STAT(id);
+		MSTAT(idx(id), MSG_STAT, id);
+		MSTAT(idx(id), MSG_STAT_ANY, id);
+		RCV(id, 64, 0, MSG_COPY | IPC_NOWAIT);
+		RCV(id, 2, 0, IPC_NOWAIT);		/* E2BIG or EACCES */
+		SND(id, 50, 3, IPC_NOWAIT);
+		RCV(id, 64, 0, IPC_NOWAIT);
+		RCV(id, 64, -100, IPC_NOWAIT);
+		RCV(id, 64, 0, IPC_NOWAIT);
+		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)S->mnb + 1);
+		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)S->mnb);
+	}
+	int live[NMODES + 1];
+
+	memcpy(live, S->ids, sizeof(S->ids));
+	live[NMODES] = S->victim;
+	INFO(MSG_INFO, live, NMODES + 1);
+	int r = RMID(S->victim);
+	live[NMODES] = r == 0 ? -1 : S->victim;
+	INFO(MSG_INFO, live, NMODES + 1);
+	STAT(S->victim);
+	GET(VKEY, 0);
+	if (r == 0)
+		S->victim = -1;
+}
+
+/* As root, between accessors: one message in each queue, mode and owner. */
+static void mx_refill(void)
+{
+	for (int i = 0; i < NMODES; i++) {
+		int id = S->ids[i];
+
+		DRAIN(id);
+		SND(id, i + 1, (size_t)10 + i, IPC_NOWAIT);
+		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)S->mnb);
+		STAT(id);
+	}
+	if (S->victim >= 0)
+		RMID(S->victim);
+	S->victim = -1;
+}
+
+static void perm_run(const struct ident *creator, uid_t ouid, gid_t ogid,
+		     const struct ident *const *acc, int nacc)
+{
+	S->mnb = getlim("msgmnb");
+	S->ouid = ouid;
+	S->ogid = ogid;
+	S->victim = -1;
+	for (int i = 0; i < NMODES; i++)
+		S->ids[i] = -1;
+	as_(__LINE__, creator, mx_create);
+	for (int i = 0; i < NMODES; i++)
+		STAT(S->ids[i]);
+	for (int a = 0; a < nacc; a++) {
+		as_(__LINE__, creator, mx_victim);
+		as_(__LINE__, acc[a], mx_access);
+		mx_refill();
+	}
+	for (int i = 0; i < NMODES; i++)
+		RMID(S->ids[i]);
+}
+
+static void sc_perm_root(void)
+{
+	const struct ident *acc[] = { &ROOT };
+
+	perm_run(&ROOT, 0, 0, acc, 1);
+}
+
+static void sc_perm_root_to_users(void)
+{
+	const struct ident *acc[] = { &NOBODY, &U1000 };
+
+	perm_run(&ROOT, 0, 0, acc, 2);
+}
+
+static void sc_perm_nobody(void)
+{
+	const struct ident *acc[] = { &NOBODY, &U1000 };
+
+	perm_run(&NOBODY, 65534, 65534, acc, 2);
+}
+
+static void sc_perm_users(void)
+{
+	const struct ident *acc[] = { &U1000, &U1001, &U1001G, &U1002P };
+
+	perm_run(&U1000, 1000, 1000, acc, 4);
+}
+
+static void sc_perm_caps(void)
+{
+	const struct ident *acc[] = { &ROOT_NOIPC, &ROOT_NOADM, &ROOT_NORES,
+				      &ROOT_NONE };
+
+	perm_run(&U1000, 1000, 1000, acc, 4);
+}
+
+static void sc_perm_caps_nodac(void)
+{
+	const struct ident *acc[] = { &ROOT_NODAC };
+
+	perm_run(&U1000, 1000, 1000, acc, 1);
+}
+
+static void sc_perm_given_away(void)
+{
+	const struct ident *acc[] = { &U1000, &U1001, &U1002P, &U1003, &U1003S,
+				      &U1004 };
+
+	perm_run(&U1000, 1001, 1001, acc, 6);
+}
+
+/* The matrix's owner set by root, for root-created queues. */
+static void sc_perm_root_given(void)
+{
+	const struct ident *acc[] = { &ROOT_NONE, &U1000, &U1001 };
+
+	perm_run(&ROOT, 1000, 1001, acc, 3);
+}
+
+/* ================================ driver ================================= */
+
+struct scenario {
+	const char *name;
+	void (*fn)(void);
+};
+
+static const struct scenario scenarios[] = {
+	{ "get", sc_get },
+	{ "get_nobody", sc_get_nobody },
+	{ "enospc", sc_enospc },
+	{ "sndrcv", sc_sndrcv },
+	{ "sndrcv_nobody", sc_sndrcv_nobody },
+	{ "pids", sc_pids },
+	{ "types", sc_types },
+	{ "types_nobody", sc_types_nobody },
+	{ "sizes", sc_sizes },
+	{ "sizes_nobody", sc_sizes_nobody },
+	{ "snd_errors", sc_snd_errors },
+	{ "snd_errors_nobody", sc_snd_errors_nobody },
+	{ "full", sc_full },
+	{ "full_nobody", sc_full_nobody },
+	{ "copy", sc_copy },
+	{ "copy_nobody", sc_copy_nobody },
+	{ "efault", sc_efault },
+	{ "efault_nobody", sc_efault_nobody },
+	{ "ctl", sc_ctl },
+	{ "ctl_nobody", sc_ctl_nobody },
+	{ "ctl_noresource", sc_ctl_noresource },
+	{ "info", sc_info },
+	{ "limits", sc_limits },
+	{ "large", sc_large },
+	{ "qbytes_trunc", sc_qbytes_trunc },
+	{ "perm_root", sc_perm_root },
+	{ "perm_root_to_users", sc_perm_root_to_users },
+	{ "perm_nobody", sc_perm_nobody },
+	{ "perm_users", sc_perm_users },
+	{ "perm_caps", sc_perm_caps },
+	{ "perm_caps_nodac", sc_perm_caps_nodac },
+	{ "perm_given_away", sc_perm_given_away },
+	{ "perm_root_given", sc_perm_root_given },
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void rm_rf(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Run one scenario in a fresh IPC namespace (and, for uipc, a fresh root). */
+static int run(const struct scenario *sc, int which, const char *root)
+{
+	pid_t pid;
+	int st;
+
+	L = &S->log[which];
+	L->n = 0;
+	L->lost = 0;
+	S->npids = 0;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		alarm(10);
+		if (unshare(CLONE_NEWIPC))
+			_exit(90);
+		if (which == 1) {
+			if (setenv("UIPC_ROOT", root, 1))
+				_exit(91);
+			O = &uipc_ops;
+		} else {
+			O = &kernel_ops;
+		}
+		umask(022);
+		sb = malloc(sizeof(*sb));
+		rb = malloc(sizeof(*rb));
+		if (!sb || !rb)
+			_exit(92);
+		register_self();
+		sc->fn();
+		_exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
+static const char *errname(long long e)
+{
+	static char b[64];
+
+	if (e == 0)
+		return "0";
+	snprintf(b, sizeof(b), "%lld (%s)", e, strerror((int)e));
+	return b;
+}
+
+static void fmt_entry(char *out, size_t n, const struct entry *e)
+{
+	if (e->kind == K_ERRNO)
+		snprintf(out, n, "line %d p%d %s = %s", e->line, e->proc, e->what,
+			 errname(e->val));
+	else if (e->kind == K_BOOL)
+		snprintf(out, n, "line %d p%d %s = %s", e->line, e->proc, e->what,
+			 e->val ? "true" : "false");
+	else
+		snprintf(out, n, "line %d p%d %s = %lld", e->line, e->proc,
+			 e->what, e->val);
+}
+
+static void describe_status(char *out, size_t n, int st)
+{
+	if (WIFEXITED(st))
+		snprintf(out, n, "exit %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(out, n, "signal %d (%s)", WTERMSIG(st),
+			 strsignal(WTERMSIG(st)));
+	else
+		snprintf(out, n, "status 0x%x", st);
+}
+
+static void compare(const struct scenario *sc, int st0, int st1)
+{
+	const struct rlog *k = &S->log[0], *u = &S->log[1];
+	char a[160], b[160];
+	int n = k->n < u->n ? k->n : u->n;
+
+	t_case(sc->name);
+	if (st0 != 0) {
+		describe_status(a, sizeof(a), st0);
+		T_FAIL("kernel run ended with %s", a);
+	}
+	if (st1 != 0) {
+		describe_status(a, sizeof(a), st1);
+		T_FAIL("uipc run ended with %s", a);
+	}
+	if (k->lost || u->lost)
+		T_FAIL("result log overflow");
+	for (int i = 0; i < n; i++) {
+		const struct entry *x = &k->e[i], *y = &u->e[i];
+
+		if (x->line == y->line && x->val == y->val &&
+		    !strcmp(x->what, y->what))
+			continue;
+		fmt_entry(a, sizeof(a), x);
+		fmt_entry(b, sizeof(b), y);
+		T_FAIL("step %d differs:\n    kernel: %s\n    uipc:   %s", i, a, b);
+		for (int j = i - 4 < 0 ? 0 : i - 4; j < i; j++) {
+			fmt_entry(a, sizeof(a), &k->e[j]);
+			fprintf(stderr, "    (before, same on both: %s)\n", a);
+		}
+		goto out;
+	}
+	if (k->n != u->n) {
+		const struct entry *x = k->n > u->n ? &k->e[n] : &u->e[n];
+
+		fmt_entry(a, sizeof(a), x);
+		T_FAIL("kernel logged %d results, uipc %d; next on the %s side: %s",
+		       k->n, u->n, k->n > u->n ? "kernel" : "uipc", a);
+	}
+out:
+	t_done();
+}
+
+int main(void)
+{
+	const char *only = getenv("MSG_DIFF_ONLY");
+	const char *verbose = getenv("MSG_DIFF_VERBOSE");
+	int found = 0;
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (geteuid() != 0) {
+		printf("SKIP msg_diff: needs root (unshare(CLONE_NEWIPC), setuid)\n");
+		return 77;
+	}
+	S = mmap(NULL, sizeof(*S), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (S == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+		const struct scenario *sc = &scenarios[i];
+		char root[] = "/dev/shm/msg_diff.XXXXXX";
+		int st0, st1;
+
+		if (only && strcmp(only, sc->name))
+			continue;
+		found = 1;
+		/* A hang costs one alarm (10 s) per run; bound the total. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > 40) {
+			t_case(sc->name);
+			T_FAIL("not run: earlier scenarios used up the time budget");
+			t_done();
+			continue;
+		}
+		st0 = run(sc, 0, NULL);
+		if (st0 != -1 && WIFEXITED(st0) && WEXITSTATUS(st0) == 90) {
+			printf("SKIP msg_diff: unshare(CLONE_NEWIPC) failed\n");
+			return 77;
+		}
+		if (!mkdtemp(root) || chmod(root, 01777)) {
+			perror(root);
+			return 1;
+		}
+		st1 = run(sc, 1, root);
+		rm_rf(root);
+		if (verbose) {
+			char line[160];
+
+			for (int j = 0; j < S->log[0].n; j++) {
+				fmt_entry(line, sizeof(line), &S->log[0].e[j]);
+				fprintf(stderr, "%s[%d] %s\n", sc->name, j, line);
+			}
+		}
+		compare(sc, st0, st1);
+	}
+	if (only && !found) {
+		fprintf(stderr, "no scenario %s\n", only);
+		return 1;
+	}
+	return t_exit();
+}

@@ -1,0 +1,542 @@
+#!/bin/sh
+# tool.sh - tests of the command-line tool, build/uipc (tools/uipc.c).
+#
+# Run by tests/run.sh with B=<absolute build dir> and a fresh UIPC_ROOT (when
+# run by hand without UIPC_ROOT, a temporary root is made and removed).  Each
+# case prints "PASS name" or "FAIL name" (reasons on stderr); the script exits
+# 1 if any case failed.
+#
+# The expected texts are util-linux's (2.38) ipcs/ipcmk/ipcrm formats, written
+# out literally for headers and built with the same printf widths for rows.
+# Queues are created with "uipc ipcmk"; messages are sent and received
+# through the library itself (libuipc.so via python3's ctypes), or through
+# the preload library under "uipc run"; those cases are skipped without
+# python3.  Nothing here touches the kernel's IPC objects.
+
+B=${B:-$(cd "$(dirname "$0")/.." && pwd)/build}
+U=$B/uipc
+T=$(mktemp -d "${TMPDIR:-/tmp}/uipc-tool.XXXXXX") || exit 1
+if [ -z "${UIPC_ROOT:-}" ]; then
+	UIPC_ROOT=$(mktemp -d /dev/shm/uipc-tool.XXXXXX) || exit 1
+	own_root=$UIPC_ROOT
+fi
+export UIPC_ROOT
+trap 'rm -rf "$T" ${own_root:+"$own_root"}' EXIT
+if [ ! -x "$U" ]; then
+	echo "FAIL tool: $U not built"
+	exit 1
+fi
+
+me=$(id -un)
+nfailed=0
+PY=$(command -v python3 || true)
+
+begin() { name=$1; failed=0; }
+fail() { echo "  [$name] $*" >&2; failed=1; }
+end() {
+	if [ $failed -eq 0 ]; then
+		echo "PASS $name"
+	else
+		echo "FAIL $name"
+		nfailed=$((nfailed + 1))
+	fi
+}
+skip() { echo "SKIP $1 ($2)"; }
+
+# r CMD...: run it; $rc, $out (stdout, also in $T/out) and $err (stderr).
+r() {
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+want_rc() { [ "$rc" = "$1" ] || fail "exit status $rc, expected $1: $2"; }
+want_err() { [ "$err" = "$1" ] || fail "stderr [$err], expected [$1]"; }
+want_out() { [ "$out" = "$1" ] || fail "stdout [$out], expected [$1]"; }
+# want_file: stdout exactly as $T/want, byte for byte.
+want_file() { cmp -s "$T/want" "$T/out" || fail "stdout differs: $(diff "$T/want" "$T/out")"; }
+want_line() { grep -qxF -- "$1" "$T/out" || fail "no line [$1] in [$out]"; }
+
+# mkq [ipcmk options]: create a queue, print its id.
+mkq() {
+	o=$("$U" ipcmk -Q "$@") || return 1
+	case $o in
+	"Message queue id: "*) echo "${o#Message queue id: }" ;;
+	*) return 1 ;;
+	esac
+}
+# key_of ID: the key column of the queue's ipcs -q row.
+key_of() { "$U" ipcs -q | awk -v id="$1" '$2 == id { print $1 }'; }
+# row KEY ID OWNER PERMS BYTES MSGS: an ipcs -q row as util-linux prints it.
+row() { printf '%s %-10s %-10.10s %-10s %-12s %-12s\n' "$@"; }
+clean() { "$U" ipcrm -a >/dev/null 2>&1; }
+
+# q OP ID [ARGS]: msgsnd/msgrcv/msgget through libuipc.so; prints the pid
+# (or the id for get).  With "libc" instead of the library, through the libc
+# names, which are the preload library's under "uipc run".
+#   q send ID SIZE [COUNT]   q recv ID   q get KEY [FLAGS]
+cat >"$T/q.py" <<'EOF'
+import ctypes, os, sys
+lib, op, arg = sys.argv[1], sys.argv[2], int(sys.argv[3], 0)
+if lib == "libc":
+    c, pre = ctypes.CDLL(None, use_errno=True), ""
+else:
+    c, pre = ctypes.CDLL(lib, use_errno=True), "uipc_"
+snd, rcv, get = (getattr(c, pre + n) for n in ("msgsnd", "msgrcv", "msgget"))
+snd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+rcv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_long, ctypes.c_int]
+rcv.restype = ctypes.c_ssize_t
+def die(what):
+    sys.exit("%s: %s" % (what, os.strerror(ctypes.get_errno())))
+if op == "send":
+    n = int(sys.argv[4])
+    buf = ctypes.create_string_buffer(b"\1" + b"\0" * 7 + b"x" * n)
+    for i in range(int(sys.argv[5]) if len(sys.argv) > 5 else 1):
+        if snd(arg, buf, n, 0o4000) != 0:
+            die("msgsnd")
+elif op == "recv":
+    buf = ctypes.create_string_buffer(8 + 65536)
+    if rcv(arg, buf, 65536, 0, 0o4000) < 0:
+        die("msgrcv")
+elif op == "get":
+    i = get(arg, int(sys.argv[4], 0) if len(sys.argv) > 4 else 0)
+    if i < 0:
+        die("msgget")
+    print(i)
+    sys.exit(0)
+print(os.getpid())
+EOF
+q() { "$PY" "$T/q.py" "$B/libuipc.so" "$@"; }
+
+# ---- help and usage errors ----
+
+begin help
+r "$U" --help
+want_rc 0 "uipc --help"
+case $out in "Usage:"*ipcs*ipcmk*ipcrm*limits*run*) ;; *) fail "--help: [$out]" ;; esac
+r "$U" help
+want_rc 0 "uipc help"
+case $out in "Usage:"*ipcs*run*) ;; *) fail "help: [$out]" ;; esac
+r "$U" help ipcrm
+want_rc 0 "uipc help ipcrm"
+case $out in *"uipc ipcrm"*) ;; *) fail "help ipcrm: [$out]" ;; esac
+case $out in *"uipc ipcs"*) fail "help ipcrm shows ipcs: [$out]" ;; esac
+r "$U" ipcs --help
+want_rc 0 "uipc ipcs --help"
+case $out in *"--json"*) ;; *) fail "ipcs --help: [$out]" ;; esac
+r "$U"
+want_rc 1 "uipc"
+want_out ""
+[ -n "$err" ] || fail "uipc: no message"
+r "$U" frobnicate
+want_rc 1 "uipc frobnicate"
+want_err "uipc: unknown command 'frobnicate'
+Try 'uipc --help' for more information."
+r "$U" ipcs -x
+want_rc 1 "ipcs -x"
+want_err "uipc ipcs: invalid option -- 'x'
+Try 'uipc ipcs --help' for more information."
+r "$U" ipcs -q -i
+want_rc 1 "ipcs -i"
+want_err "uipc ipcs: option requires an argument -- 'i'
+Try 'uipc ipcs --help' for more information."
+r "$U" ipcs -q -i abc
+want_rc 1 "ipcs -i abc"
+want_err "uipc ipcs: failed to parse id argument: 'abc'"
+r "$U" ipcmk
+want_rc 1 "ipcmk"
+want_err "uipc ipcmk: bad usage
+Try 'uipc ipcmk --help' for more information."
+r "$U" ipcmk -Q -p 9
+want_rc 1 "ipcmk -p 9"
+want_err "uipc ipcmk: failed to parse mode: '9'"
+r "$U" ipcrm
+want_rc 1 "ipcrm"
+want_err "uipc ipcrm: bad usage
+Try 'uipc ipcrm --help' for more information."
+r "$U" ipcrm -a=bogus
+want_rc 1 "ipcrm -a=bogus"
+want_err "uipc ipcrm: unknown argument: =bogus"
+end
+
+# ---- ipcs on an empty root: the sections util-linux prints ----
+
+begin ipcs_empty
+clean
+cat >"$T/want" <<'EOF'
+
+------ Message Queues --------
+key        msqid      owner      perms      used-bytes   messages    
+
+------ Shared Memory Segments --------
+key        shmid      owner      perms      bytes      nattch     status      
+
+------ Semaphore Arrays --------
+key        semid      owner      perms      nsems     
+
+EOF
+r "$U" ipcs
+want_rc 0 "ipcs"
+want_file
+r "$U" ipcs -a
+want_file
+r "$U" ipcs -q -m -s
+want_file
+printf '\n------ Message Queues --------\nkey        msqid      owner      perms      used-bytes   messages    \n\n' >"$T/want"
+r "$U" ipcs -q
+want_file
+cat >"$T/want" <<'EOF'
+
+------ Shared Memory Creator/Last-op PIDs --------
+shmid      owner      cpid       lpid      
+
+
+EOF
+r "$U" ipcs -m -s -p
+want_rc 0 "ipcs -m -s -p"
+want_file
+cat >"$T/want" <<'EOF'
+
+------ Shared Memory Status --------
+segments allocated 0
+pages allocated 0
+pages resident  0
+pages swapped   0
+Swap performance: 0 attempts	 0 successes
+
+------ Semaphore Status --------
+used arrays = 0
+allocated semaphores = 0
+
+EOF
+r "$U" ipcs -m -s -u
+want_file
+r "$U" ipcs -m -i 0
+want_rc 0 "ipcs -m -i 0"
+want_out ""
+want_err "uipc ipcs: id 0 not found"
+r "$U" ipcs -i 0
+want_rc 1 "ipcs -i 0"
+want_err "uipc ipcs: when using an ID, a single resource must be specified"
+end
+
+# ---- ipcmk and the ipcs rows, -i, -c, -p, -t ----
+
+begin ipcmk_ipcs
+clean
+id1=$(mkq -p 0640) || fail "ipcmk -Q -p 0640 failed"
+id2=$(mkq) || fail "ipcmk -Q failed"
+r "$U" ipcmk --queue --mode=600
+want_rc 0 "ipcmk --queue --mode=600"
+case $out in "Message queue id: "[0-9]*) id3=${out#Message queue id: } ;; *) fail "ipcmk: [$out]"; id3=x ;; esac
+k1=$(key_of "$id1") k2=$(key_of "$id2") k3=$(key_of "$id3")
+for k in "$k1" "$k2" "$k3"; do
+	case $k in 0x00000000) fail "key IPC_PRIVATE" ;; 0x[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;; *) fail "key [$k]" ;; esac
+done
+[ "$k1" != "$k2" ] || fail "same key twice: $k1"
+[ "$id1" != "$id2" ] || fail "same id twice: $id1"
+{ printf '\n------ Message Queues --------\nkey        msqid      owner      perms      used-bytes   messages    \n'
+  # in slot order, as MSG_STAT_ANY walks them
+  for i in "$id1 $k1 640" "$id2 $k2 644" "$id3 $k3 600"; do
+	set -- $i; echo "$(($1 % 32768)) $*"
+  done | sort -n | while read -r s i k m; do row "$k" "$i" "$me" "$m" 0 0; done
+  echo; } >"$T/want"
+r "$U" ipcs -q
+want_file
+# The key finds the queue.
+r "$U" ipcs -q -i "$id1"
+want_rc 0 "ipcs -q -i"
+uid=$(id -u) gid=$(id -g)
+sed -n 2,4p "$T/out" >"$T/o2"
+printf 'Message Queue msqid=%s\nuid=%s\tgid=%s\tcuid=%s\tcgid=%s\tmode=0640\ncbytes=0\tqbytes=%s\tqnum=0\tlspid=0\tlrpid=0\n' \
+	"$id1" "$uid" "$gid" "$uid" "$gid" "$(sed -n 's/.*qbytes=\([0-9]*\).*/\1/p' "$T/out")" >"$T/want"
+cmp -s "$T/want" "$T/o2" || fail "ipcs -i: $(diff "$T/want" "$T/o2")"
+grep -q "qbytes=[1-9]" "$T/out" || fail "qbytes: [$out]"
+want_line "send_time=Not set                   "
+want_line "rcv_time=Not set                   "
+grep -q '^change_time=[A-Z][a-z][a-z] [A-Z][a-z][a-z] [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9] [0-9]\{4\}  $' "$T/out" ||
+	fail "change_time: [$out]"
+r "$U" ipcs -q -i 123456789
+want_rc 0 "ipcs -q -i 123456789"
+want_err "uipc ipcs: id 123456789 not found"
+want_out ""
+grp=$(id -gn)
+r "$U" ipcs -q -c
+want_line "------ Message Queues Creators/Owners --------"
+want_line "msqid      perms      cuid       cgid       uid        gid       "
+want_line "$(printf '%-10s %-10s %-10s %-10s %-10s %-10s' "$id1" 640 "$me" "$grp" "$me" "$grp")"
+r "$U" ipcs -q -p
+want_line "------ Message Queues PIDs --------"
+want_line "msqid      owner      lspid      lrpid     "
+want_line "$(printf '%-8s %-10.10s  %5d     %5d' "$id2" "$me" 0 0)"
+r "$U" ipcs -q -t
+want_line "------ Message Queues Send/Recv/Change Times --------"
+want_line "msqid    owner      send                 recv                 change              "
+grep -q "^$(printf '%-8s %-10.10s' "$id3" "$me") Not set              Not set              [A-Z][a-z][a-z] [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]     \$" "$T/out" ||
+	fail "ipcs -t row: [$out]"
+end
+
+# ---- messages: used-bytes, messages, pids, times, -u, --human ----
+
+if [ -n "$PY" ]; then
+	begin ipcs_messages
+	clean
+	id=$(mkq -p 0600) || fail "ipcmk"
+	k=$(key_of "$id")
+	spid=$(q send "$id" 100 2) || fail "send"
+	spid=$(q send "$id" 28) || fail "send"
+	r "$U" ipcs -q
+	want_line "$(row "$k" "$id" "$me" 600 228 3)"
+	rpid=$(q recv "$id") || fail "recv"
+	r "$U" ipcs -q
+	want_line "$(row "$k" "$id" "$me" 600 128 2)"
+	r "$U" ipcs -q -p
+	want_line "$(printf '%-8s %-10.10s  %5d     %5d' "$id" "$me" "$spid" "$rpid")"
+	r "$U" ipcs -q -i "$id"
+	grep -q "^cbytes=128	qbytes=[0-9]*	qnum=2	lspid=$spid	lrpid=$rpid\$" "$T/out" || fail "ipcs -i: [$out]"
+	grep -q '^send_time=[A-Z][a-z][a-z] ' "$T/out" || fail "send_time: [$out]"
+	grep -q '^rcv_time=[A-Z][a-z][a-z] ' "$T/out" || fail "rcv_time: [$out]"
+	r "$U" ipcs -q -t
+	grep -q "^$(printf '%-8s %-10.10s' "$id" "$me")\( [A-Z][a-z][a-z] [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]     \)\{3\}\$" "$T/out" ||
+		fail "ipcs -t: [$out]"
+	id2=$(mkq) || fail "ipcmk"
+	k2=$(key_of "$id2")
+	q send "$id2" 1536 >/dev/null || fail "send"
+	r "$U" ipcs -q -u
+	printf '\n------ Messages Status --------\nallocated queues = 2\nused headers = 3\nused space = 1664 bytes\n\n' >"$T/want"
+	want_file
+	r "$U" ipcs -q -u -b
+	want_line "used space (bytes) = 1664"
+	r "$U" ipcs -q -u --human
+	want_line "used space = 1.6K"
+	r "$U" ipcs -q --human
+	want_line "key        msqid      owner      perms      size         messages    "
+	want_line "$(printf '%s %-10s %-10.10s %-10s %6s       %-12s' "$k" "$id" "$me" 600 128B 2)"
+	want_line "$(printf '%s %-10s %-10.10s %-10s %6s       %-12s' "$k2" "$id2" "$me" 644 1.5K 1)"
+	r "$U" ipcs -q -i "$id2" --human
+	grep -q '^csize=1.5K	qsize=[0-9.]*[BKMGTPE]	qnum=1	' "$T/out" || fail "ipcs -i --human: [$out]"
+	end
+else
+	skip ipcs_messages "no python3"
+fi
+
+# ---- --json ----
+
+if [ -n "$PY" ]; then
+	begin json
+	clean
+	id=$(mkq -p 0640) || fail "ipcmk"
+	k=$(key_of "$id")
+	spid=$(q send "$id" 10 3) || fail "send"
+	r "$U" ipcs --json
+	want_rc 0 "ipcs --json"
+	"$PY" - "$T/out" "$id" "$k" "$me" "$spid" <<'EOF' || fail "ipcs --json: [$out]"
+import json, sys
+d = json.load(open(sys.argv[1]))
+_, id, key, me, spid = sys.argv[1:]
+assert set(d) == {"messages", "shared-memory", "semaphores"}, d
+assert d["shared-memory"] == [] and d["semaphores"] == [], d
+[m] = d["messages"]
+want = {"key": key, "id": int(id), "owner": me, "perms": "640", "used-bytes": 30,
+        "messages": 3, "lspid": int(spid), "lrpid": 0, "recv-time": None}
+for k, v in want.items():
+    assert m[k] == v, (k, m[k], v)
+assert isinstance(m["send-time"], int) and isinstance(m["change-time"], int), m
+assert isinstance(m["qbytes"], int) and m["qbytes"] > 0, m
+EOF
+	r "$U" ipcs -q -i "$id" --json
+	"$PY" -c 'import json,sys; d=json.load(sys.stdin); assert [m["id"] for m in d["messages"]] == [int(sys.argv[1])]' \
+		"$id" <"$T/out" || fail "ipcs -i --json: [$out]"
+	r "$U" ipcs -l --json
+	"$PY" -c 'import json,sys; d=json.load(sys.stdin); assert sorted(d["message-limits"]) == ["msgmax","msgmnb","msgmni"]' \
+		<"$T/out" || fail "ipcs -l --json: [$out]"
+	r "$U" ipcs -u -q --json
+	"$PY" -c 'import json,sys; d=json.load(sys.stdin); assert d == {"message-status": {"queues": 1, "headers": 3, "bytes": 30}}, d' \
+		<"$T/out" || fail "ipcs -u --json: [$out]"
+	clean
+	r "$U" ipcs -q --json
+	"$PY" -c 'import json,sys; assert json.load(sys.stdin) == {"messages": []}' <"$T/out" || fail "empty --json: [$out]"
+	end
+else
+	skip json "no python3"
+fi
+
+# ---- ipcrm ----
+
+begin ipcrm
+clean
+a=$(mkq) b=$(mkq) c=$(mkq) d=$(mkq) || fail "ipcmk"
+kb=$(key_of "$b")
+r "$U" ipcrm -q "$a"
+want_rc 0 "ipcrm -q"
+want_out ""
+want_err ""
+[ -z "$(key_of "$a")" ] || fail "queue $a still listed"
+r "$U" ipcrm -q "$a"
+want_rc 1 "ipcrm -q removed id"
+want_err "uipc ipcrm: invalid id ($a)"
+r "$U" ipcrm -Q "$kb"
+want_rc 0 "ipcrm -Q"
+[ -z "$(key_of "$b")" ] || fail "queue $b still listed"
+r "$U" ipcrm -Q "$kb"
+want_rc 1 "ipcrm -Q removed key"
+want_err "uipc ipcrm: invalid key ($kb)"
+r "$U" ipcrm -Q 0
+want_rc 1 "ipcrm -Q 0"
+want_err "uipc ipcrm: illegal key (0)"
+r "$U" ipcrm -q abc
+want_rc 1 "ipcrm -q abc"
+want_err "uipc ipcrm: failed to parse argument: 'abc'"
+r "$U" ipcrm -q 99999999999
+want_rc 1 "ipcrm -q 99999999999"
+want_err "uipc ipcrm: failed to parse argument: '99999999999': Numerical result out of range"
+# One good, one bad: the good one goes, the status is 1.
+r "$U" ipcrm -q 2147483647 -v -q "$c"
+want_rc 1 "ipcrm -q bad -q good"
+want_err "uipc ipcrm: invalid id (2147483647)"
+want_out "removing message queue id \`$c'"
+[ -z "$(key_of "$c")" ] || fail "queue $c still listed"
+r "$U" ipcrm msg "$d"
+want_rc 0 "ipcrm msg id"
+want_out "resource(s) deleted"
+r "$U" ipcrm msg "$d" x
+want_rc 1 "ipcrm msg bad ids"
+want_err "uipc ipcrm: invalid id ($d)
+uipc ipcrm: invalid id: x"
+r "$U" ipcrm -m 0 -s 0 -M 0x1234 -S 0x1234
+want_rc 1 "ipcrm shm/sem"
+want_err "uipc ipcrm: invalid id (0)
+uipc ipcrm: invalid id (0)
+uipc ipcrm: invalid key (0x1234)
+uipc ipcrm: invalid key (0x1234)"
+e=$(mkq) f=$(mkq) || fail "ipcmk"
+r "$U" ipcrm -a
+want_rc 0 "ipcrm -a"
+want_out ""
+want_err ""
+r "$U" ipcs -q
+[ "$(grep -c '^0x' "$T/out")" = 0 ] || fail "ipcrm -a left [$out]"
+e=$(mkq) f=$(mkq) || fail "ipcmk"
+r "$U" ipcrm --all=sem
+[ -n "$(key_of "$e")" ] || fail "ipcrm --all=sem removed a queue"
+r "$U" ipcrm --all=msg -q 2147483647
+want_rc 1 "ipcrm --all=msg -q bad"
+want_err "uipc ipcrm: invalid id (2147483647)"
+[ -z "$(key_of "$e")$(key_of "$f")" ] || fail "ipcrm --all=msg left $e or $f"
+r "$U" ipcrm -a extra
+want_rc 1 "ipcrm -a extra"
+want_err "uipc ipcrm: unknown argument: extra
+Try 'uipc ipcrm --help' for more information."
+end
+
+# ---- limits ----
+
+begin limits
+clean
+r "$U" limits
+want_rc 0 "limits"
+want_line "root: $UIPC_ROOT"
+want_line "NAME            VALUE  SOURCE  DESCRIPTION"
+for n in msgmax msgmnb msgmni; do
+	grep -q "^$n  *[0-9][0-9]*  kernel  " "$T/out" || fail "$n not from the kernel: [$out]"
+done
+if [ -r /proc/sys/kernel/msgmax ]; then
+	grep -q "^msgmax  *$(cat /proc/sys/kernel/msgmax)  kernel" "$T/out" || fail "msgmax != kernel's: [$out]"
+fi
+r "$U" limits set msgmax=4096 msgmnb=2048 msgmni=3
+want_rc 0 "limits set"
+want_out ""
+want_err ""
+r "$U" limits
+want_line "$(printf '%-8s %12s  %-6s  %s' msgmax 4096 set 'max size of message (bytes)')"
+want_line "$(printf '%-8s %12s  %-6s  %s' msgmnb 2048 set 'default max size of queue (bytes)')"
+want_line "$(printf '%-8s %12s  %-6s  %s' msgmni 3 set 'max queues system wide')"
+r "$U" ipcs -l -q
+printf '\n------ Messages Limits --------\nmax queues system wide = 3\nmax size of message (bytes) = 4096\ndefault max size of queue (bytes) = 2048\n\n' >"$T/want"
+want_file
+r "$U" ipcs -l
+want_line "max size of message (bytes) = 4096"
+want_line "unable to fetch shared memory limits"
+want_line "unable to fetch semaphore limits"
+r "$U" ipcs -l --human -q
+want_line "max size of message = 4K"
+want_line "default max size of queue = 2K"
+# The limits apply: new queues get msgmnb, msgmni caps the count.
+id=$(mkq) || fail "ipcmk"
+r "$U" ipcs -q -i "$id"
+grep -q '^cbytes=0	qbytes=2048	' "$T/out" || fail "qbytes of a new queue: [$out]"
+mkq >/dev/null && mkq >/dev/null || fail "ipcmk 2 and 3"
+r "$U" ipcmk -Q
+want_rc 1 "ipcmk beyond msgmni"
+want_err "uipc ipcmk: create message queue failed: No space left on device"
+clean
+r "$U" limits set msgmax=default msgmnb=kernel
+want_rc 0 "limits set default"
+r "$U" limits
+grep -q '^msgmax  *[0-9][0-9]*  kernel  ' "$T/out" || fail "msgmax not unset: [$out]"
+grep -q '^msgmnb  *[0-9][0-9]*  kernel  ' "$T/out" || fail "msgmnb not unset: [$out]"
+want_line "$(printf '%-8s %12s  %-6s  %s' msgmni 3 set 'max queues system wide')"
+r "$U" limits set msgmni=kernel
+r "$U" limits set msgfoo=1
+want_rc 1 "limits set msgfoo=1"
+want_err "uipc limits: unknown limit 'msgfoo'
+Try 'uipc limits --help' for more information."
+r "$U" limits set msgmax=12ab
+want_rc 1 "limits set msgmax=12ab"
+want_err "uipc limits: invalid value for msgmax: '12ab'
+Try 'uipc limits --help' for more information."
+r "$U" limits set msgmax
+want_rc 1 "limits set msgmax"
+r "$U" limits get
+want_rc 1 "limits get"
+end
+
+# ---- run ----
+
+begin run
+lib=$(cd "$B" && pwd -P)/libuipc-preload.so
+r "$U" run -- sh -c 'echo "$LD_PRELOAD"'
+want_rc 0 "run"
+want_out "$lib"
+r env LD_PRELOAD= "$U" run sh -c 'echo "$LD_PRELOAD"'
+want_out "$lib"
+r env LD_PRELOAD=/nonexistent/x.so "$U" run -- sh -c 'echo "$LD_PRELOAD"'
+want_out "$lib:/nonexistent/x.so"
+r "$U" run --root /some/where -- sh -c 'echo "$UIPC_ROOT"'
+want_out "/some/where"
+r sh -c 'cd "$1" && "$2" run --root=sub/dir sh -c "echo \$UIPC_ROOT"' sh "$T" "$U"
+want_out "$T/sub/dir"
+r "$U" run -- sh -c 'exit 3'
+want_rc 3 "run exit status"
+r "$U" run -- /nonexistent/prog
+want_rc 127 "run nonexistent"
+want_err "uipc run: cannot run '/nonexistent/prog': No such file or directory"
+r "$U" run
+want_rc 1 "run without program"
+want_err "uipc run: no program given
+Try 'uipc run --help' for more information."
+end
+
+# A program run under "uipc run" gets uipc's queues, not the kernel's.
+if [ -n "$PY" ]; then
+	begin run_preload
+	clean
+	key=$(( ($$ % 100000) * 1000 + 0x5e0000 ))
+	id=$("$U" run -- "$PY" "$T/q.py" libc get "$key" 0o1600) ||
+		fail "msgget under uipc run"
+	r "$U" ipcs -q
+	want_line "$(row "$(printf '0x%08x' "$key")" "$id" "$me" 600 0 0)"
+	spid=$("$U" run -- "$PY" "$T/q.py" libc send "$id" 5) || fail "msgsnd under uipc run"
+	r "$U" ipcs -q -p
+	want_line "$(printf '%-8s %-10.10s  %5d     %5d' "$id" "$me" "$spid" 0)"
+	# Without the preload library the same key is not in the kernel.
+	r "$PY" "$T/q.py" libc get "$key"
+	want_rc 1 "msgget without uipc run"
+	want_err "msgget: No such file or directory"
+	clean
+	end
+else
+	skip run_preload "no python3"
+fi
+
+[ $nfailed -eq 0 ]

@@ -1,0 +1,1029 @@
+/*
+ * uipc.c - the uipc command-line tool: ipcs, ipcmk, ipcrm, limits, run.
+ *
+ * "uipc ipcs", "uipc ipcmk" and "uipc ipcrm" take the options of util-linux's
+ * ipcs, ipcmk and ipcrm and print the same lines, messages and exit statuses
+ * (util-linux 2.38 is the model), so that scripts written for those keep
+ * working when pointed at a uipc root.  Diagnostics start with "uipc CMD:"
+ * where util-linux writes "CMD:".
+ *
+ * Everything goes through the public API, the way util-linux works where
+ * /proc/sysvipc is missing: msgctl(0, MSG_INFO) returns the highest slot in
+ * use, msgctl(i, MSG_STAT_ANY) on each slot 0..max returns the id and state
+ * of the queue there (EINVAL: a free slot), msgctl(0, IPC_INFO) the limits.
+ * uipc has no semaphores and no shared memory yet: their sections are printed
+ * as util-linux prints them for a kind without objects, and "unable to fetch
+ * ... limits" under -l, since uipc has no such limits to report.
+ *
+ * "uipc run" puts libuipc-preload.so in front of LD_PRELOAD and execs the
+ * program.  The library is looked for next to this binary (the build tree),
+ * then in ../lib relative to it (an installed tree).
+ */
+#include "uipc.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MSG_STAT_ANY
+#define MSG_STAT_ANY 13
+#endif
+
+static const char *prog = "uipc";	/* "uipc ipcs" etc. once a command runs */
+
+/* ---- diagnostics ---- */
+
+static void __attribute__((format(printf, 1, 2))) complain(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+#define die(...) (complain(__VA_ARGS__), exit(EXIT_FAILURE))
+#define try_help() \
+	(fprintf(stderr, "Try '%s --help' for more information.\n", prog), exit(EXIT_FAILURE))
+#define usage_error(...) (complain(__VA_ARGS__), try_help())
+
+/* util-linux's strtos32_or_err(): a decimal int or exit. */
+static int parse_int(const char *s, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (!errno && (v < INT_MIN || v > INT_MAX))
+		errno = ERANGE;
+	if (errno)
+		die("%s: '%s': %s", what, s, strerror(errno));
+	if (end == s || *end)
+		die("%s: '%s'", what, s);
+	return (int)v;
+}
+
+/* ---- sizes, names, JSON ---- */
+
+enum unit { UNIT_DEFAULT, UNIT_BYTES, UNIT_HUMAN };
+
+/* util-linux's size_to_human_string(SIZE_SUFFIX_1LETTER): "0B", "1.5K", "16E". */
+static void human_size(char *buf, size_t len, uint64_t bytes)
+{
+	int exp = 0;
+	uint64_t dec = bytes, frac = 0;
+
+	while (exp < 60 && bytes >= (1ULL << (exp + 10)))
+		exp += 10;
+	if (exp) {
+		dec = bytes >> exp;
+		frac = bytes & ((1ULL << exp) - 1);
+	}
+	if (frac) {	/* one rounded decimal, as util-linux */
+		if (frac >= UINT64_MAX / 1000)
+			frac = ((frac / 1024) * 1000) / (1ULL << (exp - 10));
+		else
+			frac = (frac * 1000) / (1ULL << exp);
+		frac = (frac + 50) / 100;
+		if (frac == 10) {
+			dec++;
+			frac = 0;
+		}
+	}
+	if (frac)	/* dec < 1024, frac < 10 */
+		snprintf(buf, len, "%u.%u%c", (unsigned)dec, (unsigned)frac, "BKMGTPE"[exp / 10]);
+	else
+		snprintf(buf, len, "%u%c", (unsigned)dec, "BKMGTPE"[exp / 10]);
+}
+
+/* util-linux's ipc_print_size(): "label (bytes) = N", "label = 8K", "label=N". */
+static void print_size(enum unit unit, const char *label, uint64_t size,
+		       const char *end, int width)
+{
+	char buf[32];
+
+	if (label && label[strlen(label) - 1] == '=')
+		fputs(label, stdout);
+	else if (label && unit == UNIT_BYTES)
+		printf("%s (bytes) = ", label);
+	else if (label)
+		printf("%s = ", label);
+	if (unit == UNIT_HUMAN) {
+		human_size(buf, sizeof(buf), size);
+		printf("%*s", width, buf);
+	} else {
+		printf("%*" PRIu64, width, size);
+	}
+	if (end)
+		fputs(end, stdout);
+}
+
+/* The user's name, or the number where it has none (as util-linux prints). */
+static const char *user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw)
+		return pw->pw_name;
+	snprintf(buf, len, "%u", (unsigned)uid);
+	return buf;
+}
+
+static const char *group_name(gid_t gid, char *buf, size_t len)
+{
+	struct group *gr = getgrgid(gid);
+
+	if (gr)
+		return gr->gr_name;
+	snprintf(buf, len, "%u", (unsigned)gid);
+	return buf;
+}
+
+/* A JSON string; control characters and quotes escaped. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void json_time(const char *name, time_t t)
+{
+	if (t)
+		printf(", \"%s\": %lld", name, (long long)t);
+	else
+		printf(", \"%s\": null", name);
+}
+
+/* ---- ipcs ---- */
+
+enum format { F_LIST, F_LIMITS, F_STATUS, F_CREATOR, F_TIME, F_PID };
+
+struct ipcs_opts {
+	int msg, shm, sem;	/* sections selected */
+	enum format format;
+	enum unit unit;
+	int json;
+	int specific, id;	/* -i id */
+};
+
+struct msq {
+	int id;
+	struct msqid_ds ds;
+};
+
+/*
+ * Every queue of the root, in slot order, into *out (free it).  Returns the
+ * count, or -1 with errno when MSG_INFO fails.
+ */
+static int msg_collect(struct msq **out)
+{
+	struct msginfo info;
+	struct msq *v;
+	int max, i, n = 0;
+
+	max = uipc_msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&info);
+	if (max < 0)
+		return -1;
+	v = calloc((size_t)max + 1, sizeof(*v));
+	if (!v)
+		die("out of memory");
+	for (i = 0; i <= max; i++) {
+		int id = uipc_msgctl(i, MSG_STAT_ANY, &v[n].ds);
+
+		if (id >= 0)
+			v[n++].id = id;
+	}
+	*out = v;
+	return n;
+}
+
+static int msg_collect_or_die(struct msq **out)
+{
+	int n = msg_collect(out);
+
+	if (n < 0)
+		die("cannot list message queues in %s: %s", uipc_root(), strerror(errno));
+	return n;
+}
+
+static const char *ctime16(time_t t)	/* "Nov 22 20:35:16 " or "Not set" */
+{
+	return t ? ctime(&t) + 4 : "Not set";
+}
+
+static const char *ctime24(time_t t)	/* "Sun Nov 22 20:35:16 2026" or "Not set" */
+{
+	return t ? ctime(&t) : "Not set";
+}
+
+static void print_perms(int id, const struct ipc_perm *p)
+{
+	char b[4][16];
+
+	printf("%-10d %-10o %-10s %-10s %-10s %-10s\n", id, p->mode & 0777,
+	       user_name(p->cuid, b[0], 16), group_name(p->cgid, b[1], 16),
+	       user_name(p->uid, b[2], 16), group_name(p->gid, b[3], 16));
+}
+
+/* One message queue section of ipcs output, in util-linux's format. */
+static int ipcs_msg(const struct ipcs_opts *o)
+{
+	struct msginfo mi;
+	struct msq *v;
+	char ub[16];
+	int i, n;
+
+	if (o->format == F_LIMITS) {
+		if (uipc_msgctl(0, IPC_INFO, (struct msqid_ds *)(void *)&mi) < 0) {
+			complain("IPC_INFO: %s", strerror(errno));
+			printf("unable to fetch message limits\n");
+			return 1;
+		}
+		printf("------ Messages Limits --------\n");
+		printf("max queues system wide = %d\n", mi.msgmni);
+		print_size(o->unit ? o->unit : UNIT_BYTES, "max size of message",
+			   (uint64_t)mi.msgmax, "\n", 0);
+		print_size(o->unit ? o->unit : UNIT_BYTES, "default max size of queue",
+			   (uint64_t)mi.msgmnb, "\n", 0);
+		return 0;
+	}
+	if (o->format == F_STATUS) {
+		if (uipc_msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&mi) < 0) {
+			complain("MSG_INFO: %s", strerror(errno));
+			return 1;
+		}
+		printf("------ Messages Status --------\n");
+		printf("allocated queues = %d\n", mi.msgpool);
+		printf("used headers = %d\n", mi.msgmap);
+		print_size(o->unit, "used space", (uint64_t)mi.msgtql,
+			   o->unit == UNIT_DEFAULT ? " bytes\n" : "\n", 0);
+		return 0;
+	}
+	switch (o->format) {
+	case F_CREATOR:
+		printf("------ Message Queues Creators/Owners --------\n");
+		printf("%-10s %-10s %-10s %-10s %-10s %-10s\n",
+		       "msqid", "perms", "cuid", "cgid", "uid", "gid");
+		break;
+	case F_TIME:
+		printf("------ Message Queues Send/Recv/Change Times --------\n");
+		printf("%-8s %-10s %-20s %-20s %-20s\n",
+		       "msqid", "owner", "send", "recv", "change");
+		break;
+	case F_PID:
+		printf("------ Message Queues PIDs --------\n");
+		printf("%-10s %-10s %-10s %-10s\n", "msqid", "owner", "lspid", "lrpid");
+		break;
+	default:
+		printf("------ Message Queues --------\n");
+		printf("%-10s %-10s %-10s %-10s %-12s %-12s\n", "key", "msqid",
+		       "owner", "perms", o->unit == UNIT_HUMAN ? "size" : "used-bytes",
+		       "messages");
+		break;
+	}
+	n = msg_collect_or_die(&v);
+	for (i = 0; i < n; i++) {
+		const struct msqid_ds *d = &v[i].ds;
+		const char *owner = user_name(d->msg_perm.uid, ub, sizeof(ub));
+
+		switch (o->format) {
+		case F_CREATOR:
+			print_perms(v[i].id, &d->msg_perm);
+			break;
+		case F_TIME:
+			printf("%-8d %-10.10s", v[i].id, owner);
+			printf(" %-20.16s", ctime16(d->msg_stime));
+			printf(" %-20.16s", ctime16(d->msg_rtime));
+			printf(" %-20.16s\n", ctime16(d->msg_ctime));
+			break;
+		case F_PID:
+			printf("%-8d %-10.10s  %5d     %5d\n", v[i].id, owner,
+			       d->msg_lspid, d->msg_lrpid);
+			break;
+		default:
+			printf("0x%08x %-10d %-10.10s %-10o ", (unsigned)d->msg_perm.__key,
+			       v[i].id, owner, d->msg_perm.mode & 0777);
+			if (o->unit == UNIT_HUMAN)
+				print_size(o->unit, NULL, d->__msg_cbytes, "      ", 6);
+			else
+				print_size(o->unit, NULL, d->__msg_cbytes, NULL, -12);
+			printf(" %-12ju\n", (uintmax_t)d->msg_qnum);
+			break;
+		}
+	}
+	free(v);
+	return 0;
+}
+
+/* The sections util-linux prints for shared memory with no segments. */
+static void ipcs_shm(const struct ipcs_opts *o)
+{
+	switch (o->format) {
+	case F_LIMITS:
+		printf("unable to fetch shared memory limits\n");
+		return;
+	case F_STATUS:
+		printf("------ Shared Memory Status --------\n"
+		       "segments allocated 0\npages allocated 0\npages resident  0\n"
+		       "pages swapped   0\nSwap performance: 0 attempts\t 0 successes\n");
+		return;
+	case F_CREATOR:
+		printf("------ Shared Memory Segment Creators/Owners --------\n");
+		printf("%-10s %-10s %-10s %-10s %-10s %-10s\n",
+		       "shmid", "perms", "cuid", "cgid", "uid", "gid");
+		return;
+	case F_TIME:
+		printf("------ Shared Memory Attach/Detach/Change Times --------\n");
+		printf("%-10s %-10s %-20s %-20s %-20s\n",
+		       "shmid", "owner", "attached", "detached", "changed");
+		return;
+	case F_PID:
+		printf("------ Shared Memory Creator/Last-op PIDs --------\n");
+		printf("%-10s %-10s %-10s %-10s\n", "shmid", "owner", "cpid", "lpid");
+		return;
+	default:
+		printf("------ Shared Memory Segments --------\n");
+		printf("%-10s %-10s %-10s %-10s %-10s %-10s %-12s\n", "key", "shmid",
+		       "owner", "perms", o->unit == UNIT_HUMAN ? "size" : "bytes",
+		       "nattch", "status");
+		return;
+	}
+}
+
+/* The sections util-linux prints for semaphores with no arrays. */
+static void ipcs_sem(const struct ipcs_opts *o)
+{
+	switch (o->format) {
+	case F_LIMITS:
+		printf("unable to fetch semaphore limits\n");
+		return;
+	case F_STATUS:
+		printf("------ Semaphore Status --------\n"
+		       "used arrays = 0\nallocated semaphores = 0\n");
+		return;
+	case F_CREATOR:
+		printf("------ Semaphore Arrays Creators/Owners --------\n");
+		printf("%-10s %-10s %-10s %-10s %-10s %-10s\n",
+		       "semid", "perms", "cuid", "cgid", "uid", "gid");
+		return;
+	case F_TIME:
+		printf("------ Semaphore Operation/Change Times --------\n");
+		printf("%-8s %-10s %-26.24s %-26.24s\n",
+		       "semid", "owner", "last-op", "last-changed");
+		return;
+	case F_PID:
+		return;
+	default:
+		printf("------ Semaphore Arrays --------\n");
+		printf("%-10s %-10s %-10s %-10s %-10s\n",
+		       "key", "semid", "owner", "perms", "nsems");
+		return;
+	}
+}
+
+/* ipcs -q -i id: details of one queue, as util-linux's print_msg(). */
+static int ipcs_msg_id(const struct ipcs_opts *o, const struct msq *q)
+{
+	const struct msqid_ds *d = &q->ds;
+	int human = o->unit == UNIT_HUMAN;
+
+	printf("\nMessage Queue msqid=%d\n", q->id);
+	printf("uid=%u\tgid=%u\tcuid=%u\tcgid=%u\tmode=%#o\n", d->msg_perm.uid,
+	       d->msg_perm.gid, d->msg_perm.cuid, d->msg_perm.cgid, d->msg_perm.mode);
+	print_size(o->unit, human ? "csize=" : "cbytes=", d->__msg_cbytes, "\t", 0);
+	print_size(o->unit, human ? "qsize=" : "qbytes=", d->msg_qbytes, "\t", 0);
+	printf("qnum=%ju\tlspid=%d\tlrpid=%d\n", (uintmax_t)d->msg_qnum,
+	       d->msg_lspid, d->msg_lrpid);
+	printf("send_time=%-26.24s\n", ctime24(d->msg_stime));
+	printf("rcv_time=%-26.24s\n", ctime24(d->msg_rtime));
+	printf("change_time=%-26.24s\n", ctime24(d->msg_ctime));
+	printf("\n");
+	return 0;
+}
+
+static void json_msq(const struct msq *q)
+{
+	const struct msqid_ds *d = &q->ds;
+	const struct ipc_perm *p = &d->msg_perm;
+	char ub[16];
+
+	printf("    {\"key\": \"0x%08x\", \"id\": %d, \"owner\": ", (unsigned)p->__key, q->id);
+	json_str(user_name(p->uid, ub, sizeof(ub)));
+	printf(", \"perms\": \"%03o\", \"uid\": %u, \"gid\": %u, \"cuid\": %u, \"cgid\": %u",
+	       p->mode & 0777, p->uid, p->gid, p->cuid, p->cgid);
+	printf(", \"used-bytes\": %ju, \"messages\": %ju, \"qbytes\": %ju",
+	       (uintmax_t)d->__msg_cbytes, (uintmax_t)d->msg_qnum, (uintmax_t)d->msg_qbytes);
+	printf(", \"lspid\": %d, \"lrpid\": %d", d->msg_lspid, d->msg_lrpid);
+	json_time("send-time", d->msg_stime);
+	json_time("recv-time", d->msg_rtime);
+	json_time("change-time", d->msg_ctime);
+	printf("}");
+}
+
+/* ipcs --json: the schema is in the usage text. */
+static int ipcs_json(const struct ipcs_opts *o)
+{
+	const char *sep = "";
+	struct msginfo mi;
+
+	printf("{");
+	if (o->msg && o->format == F_LIMITS) {
+		if (uipc_msgctl(0, IPC_INFO, (struct msqid_ds *)(void *)&mi) < 0)
+			die("IPC_INFO: %s", strerror(errno));
+		printf("\n  \"message-limits\": {\"msgmni\": %d, \"msgmax\": %d, \"msgmnb\": %d}",
+		       mi.msgmni, mi.msgmax, mi.msgmnb);
+		sep = ",";
+	} else if (o->msg && o->format == F_STATUS) {
+		if (uipc_msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&mi) < 0)
+			die("MSG_INFO: %s", strerror(errno));
+		printf("\n  \"message-status\": {\"queues\": %d, \"headers\": %d, \"bytes\": %d}",
+		       mi.msgpool, mi.msgmap, mi.msgtql);
+		sep = ",";
+	} else if (o->msg) {
+		struct msq *v;
+		int i, n = msg_collect_or_die(&v), first = 1;
+
+		printf("\n  \"messages\": [");
+		for (i = 0; i < n; i++) {
+			if (o->specific && v[i].id != o->id)
+				continue;
+			printf("%s\n", first ? "" : ",");
+			json_msq(&v[i]);
+			first = 0;
+		}
+		printf("%s]", first ? "" : "\n  ");
+		free(v);
+		sep = ",";
+	}
+	if (o->shm) {
+		printf("%s\n  \"shared-memory%s\": %s", sep,
+		       o->format == F_LIMITS ? "-limits" : o->format == F_STATUS ? "-status" : "",
+		       o->format == F_LIMITS ? "null" : o->format == F_STATUS ?
+		       "{\"segments\": 0, \"pages\": 0, \"resident\": 0, \"swapped\": 0}" : "[]");
+		sep = ",";
+	}
+	if (o->sem)
+		printf("%s\n  \"semaphores%s\": %s", sep,
+		       o->format == F_LIMITS ? "-limits" : o->format == F_STATUS ? "-status" : "",
+		       o->format == F_LIMITS ? "null" : o->format == F_STATUS ?
+		       "{\"arrays\": 0, \"semaphores\": 0}" : "[]");
+	printf("\n}\n");
+	return 0;
+}
+
+static int cmd_ipcs(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "id", required_argument, NULL, 'i' },
+		{ "queues", no_argument, NULL, 'q' },
+		{ "shmems", no_argument, NULL, 'm' },
+		{ "semaphores", no_argument, NULL, 's' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "time", no_argument, NULL, 't' },
+		{ "pid", no_argument, NULL, 'p' },
+		{ "creator", no_argument, NULL, 'c' },
+		{ "limits", no_argument, NULL, 'l' },
+		{ "summary", no_argument, NULL, 'u' },
+		{ "human", no_argument, NULL, 'H' },
+		{ "bytes", no_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ipcs_opts o = { 0 };
+	int c, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "i:qmsatpclubh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i': o.id = parse_int(optarg, "failed to parse id argument");
+			  o.specific = 1; break;
+		case 'q': o.msg = 1; break;
+		case 'm': o.shm = 1; break;
+		case 's': o.sem = 1; break;
+		case 'a': o.msg = o.shm = o.sem = 1; break;
+		case 't': o.format = F_TIME; break;
+		case 'p': o.format = F_PID; break;
+		case 'c': o.format = F_CREATOR; break;
+		case 'l': o.format = F_LIMITS; break;
+		case 'u': o.format = F_STATUS; break;
+		case 'H': o.unit = UNIT_HUMAN; break;
+		case 'b': o.unit = UNIT_BYTES; break;
+		case 'J': o.json = 1; break;
+		case 'h': return -1;
+		default: try_help();	/* getopt said why */
+		}
+	}
+	if (optind < argc)
+		usage_error("unknown argument: %s", argv[optind]);
+	if (o.specific && o.msg + o.shm + o.sem != 1)
+		die("when using an ID, a single resource must be specified");
+	if (!o.msg && !o.shm && !o.sem)
+		o.msg = o.shm = o.sem = 1;
+	if (o.json)
+		return ipcs_json(&o);
+	if (o.specific) {
+		struct msq *v = NULL;
+		int i, n = o.msg ? msg_collect_or_die(&v) : 0;
+
+		for (i = 0; i < n && v[i].id != o.id; i++)
+			;
+		if (i < n)
+			ipcs_msg_id(&o, &v[i]);
+		else
+			complain("id %d not found", o.id);
+		free(v);
+		return 0;
+	}
+	printf("\n");
+	if (o.msg) {
+		rc |= ipcs_msg(&o);
+		printf("\n");
+	}
+	if (o.shm) {
+		ipcs_shm(&o);
+		printf("\n");
+	}
+	if (o.sem) {
+		ipcs_sem(&o);
+		printf("\n");
+	}
+	return rc;
+}
+
+/* ---- ipcmk ---- */
+
+static int cmd_ipcmk(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "shmem", required_argument, NULL, 'M' },
+		{ "semaphore", required_argument, NULL, 'S' },
+		{ "queue", no_argument, NULL, 'Q' },
+		{ "mode", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c, mode = 0644, msg = 0, shm = 0, sem = 0, id, tries;
+	unsigned long m;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, "M:S:Qp:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'M': shm = 1; break;
+		case 'S': sem = 1; break;
+		case 'Q': msg = 1; break;
+		case 'p':
+			errno = 0;
+			m = strtoul(optarg, &end, 8);
+			if (errno || end == optarg || *end || m > UINT32_MAX)
+				die("failed to parse mode: '%s'", optarg);
+			mode = (int)(m & 0777);
+			break;
+		case 'h': return -1;
+		default: try_help();	/* getopt said why */
+		}
+	}
+	if (optind < argc)
+		usage_error("unknown argument: %s", argv[optind]);
+	if (!msg && !shm && !sem)
+		usage_error("bad usage");
+	if (shm)	/* before creating anything */
+		die("create share memory failed: %s", strerror(ENOSYS));
+	if (sem)
+		die("create semaphore failed: %s", strerror(ENOSYS));
+	if (msg) {
+		/* A fresh random key; util-linux may hit an existing one. */
+		for (tries = 0;; tries++) {
+			key_t key;
+
+			if (getrandom(&key, sizeof(key), 0) != sizeof(key))
+				die("getrandom: %s", strerror(errno));
+			if (key == IPC_PRIVATE)
+				continue;
+			id = uipc_msgget(key, mode | IPC_CREAT | IPC_EXCL);
+			if (id >= 0 || errno != EEXIST || tries == 100)
+				break;
+		}
+		if (id < 0)
+			die("create message queue failed: %s", strerror(errno));
+		printf("Message queue id: %d\n", id);
+	}
+	return 0;
+}
+
+/* ---- ipcrm ---- */
+
+enum kind { K_SHM, K_MSG, K_SEM, K_ALL };
+
+/* Remove one object; a message and 1 on failure, as util-linux's remove_id(). */
+static int rm_id(enum kind k, int iskey, int id, int verbose)
+{
+	static const char *const what[] = { "shared memory segment", "message queue", "semaphore" };
+	const char *msg;
+	int r = -1;
+
+	if (verbose)
+		printf("removing %s id `%d'\n", what[k], id);
+	if (k == K_MSG)
+		r = uipc_msgctl(id, IPC_RMID, NULL);
+	else
+		errno = EINVAL;	/* uipc has no such objects yet */
+	if (r == 0)
+		return 0;
+	switch (errno) {
+	case EACCES:
+	case EPERM: msg = iskey ? "permission denied for key" : "permission denied for id"; break;
+	case EINVAL: msg = iskey ? "invalid key" : "invalid id"; break;
+	case EIDRM: msg = iskey ? "already removed key" : "already removed id"; break;
+	default: die("%s: %s", iskey ? "key failed" : "id failed", strerror(errno));
+	}
+	complain("%s (%d)", msg, id);
+	return 1;
+}
+
+/* The id for a key argument (hex or decimal), or -1 after a message. */
+static int key_to_id(enum kind k, const char *s)
+{
+	unsigned long v;
+	const char *msg;
+	char *end;
+	key_t key;
+	int id = -1;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno)
+		die("failed to parse argument: '%s': %s", s, strerror(errno));
+	if (!*s || end == s || *end)
+		die("failed to parse argument: '%s'", s);
+	key = (key_t)v;
+	if (key == IPC_PRIVATE) {
+		complain("illegal key (%s)", s);
+		return -1;
+	}
+	if (k == K_MSG)
+		id = uipc_msgget(key, 0);
+	else
+		errno = ENOENT;
+	if (id >= 0)
+		return id;
+	switch (errno) {
+	case EACCES: msg = "permission denied for key"; break;
+	case EIDRM: msg = "already removed key"; break;
+	case ENOENT: msg = "invalid key"; break;
+	default: die("key failed: %s", strerror(errno));
+	}
+	complain("%s (%s)", msg, s);
+	return -1;
+}
+
+static int rm_all(enum kind k, int verbose)
+{
+	struct msq *v;
+	int i, n, ret = 0;
+
+	if (k != K_MSG && k != K_ALL)
+		return 0;	/* no semaphores or shared memory in uipc yet */
+	n = msg_collect_or_die(&v);
+	for (i = 0; i < n; i++)
+		ret |= rm_id(K_MSG, 0, v[i].id, verbose);
+	free(v);
+	return ret;
+}
+
+static int cmd_ipcrm(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "shmem-id", required_argument, NULL, 'm' },
+		{ "shmem-key", required_argument, NULL, 'M' },
+		{ "queue-id", required_argument, NULL, 'q' },
+		{ "queue-key", required_argument, NULL, 'Q' },
+		{ "semaphore-id", required_argument, NULL, 's' },
+		{ "semaphore-key", required_argument, NULL, 'S' },
+		{ "all", optional_argument, NULL, 'a' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *const kinds[] = { "shm", "msg", "sem" };
+	enum kind k, all = K_ALL;
+	int c, i, id, ret = 0, rm_every = 0, verbose = 0;
+
+	if (argc == 1)
+		usage_error("bad usage");
+	/* The old syntax: ipcrm shm|msg|sem id... */
+	for (k = K_SHM; k < K_ALL; k++) {
+		if (strcmp(argv[1], kinds[k]))
+			continue;
+		if (argc < 3)
+			usage_error("not enough arguments");
+		for (i = 2; i < argc; i++) {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(argv[i], &end, 10);
+			if (errno || end == argv[i] || *end) {
+				complain("invalid id: %s", argv[i]);
+				ret = 1;
+			} else {
+				ret |= rm_id(k, 0, (int)v, 0);
+			}
+		}
+		if (ret)
+			return 1;
+		printf("resource(s) deleted\n");
+		return 0;
+	}
+	while ((c = getopt_long(argc, argv, "q:m:s:Q:M:S:a::vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': case 'q': case 's':
+			k = c == 'm' ? K_SHM : c == 'q' ? K_MSG : K_SEM;
+			id = parse_int(optarg, "failed to parse argument");
+			ret += rm_id(k, 0, id, verbose);
+			break;
+		case 'M': case 'Q': case 'S':
+			k = c == 'M' ? K_SHM : c == 'Q' ? K_MSG : K_SEM;
+			id = key_to_id(k, optarg);
+			ret += id < 0 ? 1 : rm_id(k, 1, id, verbose);
+			break;
+		case 'a':
+			rm_every = 1;
+			all = K_ALL;
+			for (k = K_SHM; optarg && k < K_ALL && strcmp(optarg, kinds[k]); k++)
+				;
+			if (optarg && k == K_ALL)
+				die("unknown argument: %s", optarg);
+			if (optarg)
+				all = k;
+			break;
+		case 'v': verbose = 1; break;
+		case 'h': return -1;
+		default: try_help();	/* getopt said why */
+		}
+	}
+	if (rm_every && rm_all(all, verbose))
+		ret++;
+	if (optind < argc)
+		usage_error("unknown argument: %s", argv[optind]);
+	return ret ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* ---- limits ---- */
+
+static const struct {
+	const char *name, *desc;
+} limits[] = {
+	{ "msgmax", "max size of message (bytes)" },
+	{ "msgmnb", "default max size of queue (bytes)" },
+	{ "msgmni", "max queues system wide" },
+};
+
+static int limits_set(int argc, char **argv)
+{
+	int i;
+	size_t l;
+
+	if (argc < 1)
+		usage_error("NAME=VALUE expected");
+	for (i = 0; i < argc; i++) {
+		char *eq = strchr(argv[i], '='), *end;
+		long long v;
+
+		if (!eq || eq == argv[i] || !eq[1])
+			usage_error("NAME=VALUE expected, not '%s'", argv[i]);
+		*eq = '\0';
+		for (l = 0; l < sizeof(limits) / sizeof(limits[0]); l++)
+			if (!strcmp(argv[i], limits[l].name))
+				break;
+		if (l == sizeof(limits) / sizeof(limits[0]))
+			usage_error("unknown limit '%s'", argv[i]);
+		if (!strcmp(eq + 1, "default") || !strcmp(eq + 1, "kernel")) {
+			v = -1;
+		} else {
+			errno = 0;
+			v = strtoll(eq + 1, &end, 10);
+			if (errno || end == eq + 1 || *end || v < 0)
+				usage_error("invalid value for %s: '%s'", argv[i], eq + 1);
+		}
+		if (uipc_limit_set(argv[i], v) < 0)
+			die("cannot set %s=%s in %s: %s", argv[i], eq + 1, uipc_root(),
+			    strerror(errno));
+	}
+	return 0;
+}
+
+static int cmd_limits(int argc, char **argv)
+{
+	size_t l;
+
+	if (argc > 1 && !strcmp(argv[1], "--help"))
+		return -1;
+	if (argc > 1 && !strcmp(argv[1], "set"))
+		return limits_set(argc - 2, argv + 2);
+	if (argc > 1)
+		usage_error("unknown argument: %s", argv[1]);
+	printf("root: %s\n", uipc_root());
+	printf("%-8s %12s  %-6s  %s\n", "NAME", "VALUE", "SOURCE", "DESCRIPTION");
+	for (l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+		long long v;
+		int set;
+
+		if (uipc_limit_get(limits[l].name, &v, &set) < 0)
+			die("cannot read %s: %s", limits[l].name, strerror(errno));
+		printf("%-8s %12lld  %-6s  %s\n", limits[l].name, v,
+		       set ? "set" : "kernel", limits[l].desc);
+	}
+	return 0;
+}
+
+/* ---- run ---- */
+
+/* libuipc-preload.so next to this binary, or in ../lib; 0 or -1. */
+static int find_preload(char *out, size_t len)
+{
+	static const char *const rel[] = { "/libuipc-preload.so", "/../lib/libuipc-preload.so" };
+	char exe[PATH_MAX], path[PATH_MAX + 32], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t i;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", exe, rel[i]);
+		if (access(path, R_OK) == 0 && realpath(path, out) && strlen(out) < len)
+			return 0;
+	}
+	return -1;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char lib[PATH_MAX], cwd[PATH_MAX], *env, *root = NULL, *old;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+r:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': root = optarg; break;
+		case 'h': return -1;
+		default: try_help();	/* getopt said why */
+		}
+	}
+	if (optind >= argc)
+		usage_error("no program given");
+	if (find_preload(lib, sizeof(lib)) < 0)
+		die("cannot find libuipc-preload.so next to this program or in ../lib");
+	old = getenv("LD_PRELOAD");
+	if (old && *old) {
+		if (asprintf(&env, "%s:%s", lib, old) < 0)
+			die("out of memory");
+		setenv("LD_PRELOAD", env, 1);
+		free(env);
+	} else {
+		setenv("LD_PRELOAD", lib, 1);
+	}
+	if (root) {	/* absolute, so that a chdir() in the program keeps it */
+		if (root[0] != '/' && getcwd(cwd, sizeof(cwd))) {
+			if (asprintf(&env, "%s/%s", cwd, root) < 0)
+				die("out of memory");
+			root = env;
+		}
+		setenv("UIPC_ROOT", root, 1);
+	}
+	execvp(argv[optind], argv + optind);
+	complain("cannot run '%s': %s", argv[optind], strerror(errno));
+	return errno == ENOENT ? 127 : 126;
+}
+
+/* ---- dispatch ---- */
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+} commands[] = {
+	{ "ipcs", cmd_ipcs,
+	  " uipc ipcs [-q|-m|-s|-a]... [-t|-p|-c|-l|-u] [-b|--human] [--json]\n"
+	  " uipc ipcs -q|-m|-s -i <id> [-b|--human] [--json]\n"
+	  "   Show the IPC objects of the root, as ipcs(1): -q message queues, -m shared\n"
+	  "   memory, -s semaphores (uipc has none yet), -a all three (the default);\n"
+	  "   -i, --id <id> one object; -t, --time times; -p, --pid PIDs; -c, --creator\n"
+	  "   creator and owner; -l, --limits limits; -u, --summary status; -b, --bytes\n"
+	  "   sizes in bytes; --human sizes as 1.5K.\n"
+	  "   --json prints one object with a member per kind selected: \"messages\": an\n"
+	  "   array of {\"key\": \"0x%08x\", \"id\", \"owner\" (name), \"perms\" (octal\n"
+	  "   string), \"uid\", \"gid\", \"cuid\", \"cgid\", \"used-bytes\", \"messages\",\n"
+	  "   \"qbytes\", \"lspid\", \"lrpid\", \"send-time\", \"recv-time\", \"change-time\"}\n"
+	  "   (times in seconds since the epoch, null if never); \"shared-memory\" and\n"
+	  "   \"semaphores\": []. With -l: \"message-limits\": {\"msgmni\", \"msgmax\",\n"
+	  "   \"msgmnb\"}, \"shared-memory-limits\" and \"semaphores-limits\": null. With -u:\n"
+	  "   \"message-status\": {\"queues\", \"headers\", \"bytes\"}, \"shared-memory-status\",\n"
+	  "   \"semaphores-status\". -t, -p and -c do not change the JSON output.\n" },
+	{ "ipcmk", cmd_ipcmk,
+	  " uipc ipcmk -Q [-p <mode>]\n"
+	  "   Create a message queue with a random key, as ipcmk(1); -p, --mode <mode>\n"
+	  "   octal permissions (default 0644). -M and -S are not supported yet.\n" },
+	{ "ipcrm", cmd_ipcrm,
+	  " uipc ipcrm [-q <id>] [-Q <key>] [-m <id>] [-M <key>] [-s <id>] [-S <key>]...\n"
+	  "            [-a[=shm|msg|sem]] [-v]\n"
+	  " uipc ipcrm shm|msg|sem <id>...\n"
+	  "   Remove IPC objects by id or key, or all of them, as ipcrm(1); exits 1 if\n"
+	  "   any could not be removed.\n" },
+	{ "limits", cmd_limits,
+	  " uipc limits\n"
+	  " uipc limits set NAME=VALUE...\n"
+	  "   Show the limits of the root (msgmax, msgmnb, msgmni), each with its value\n"
+	  "   and its source: \"set\" for the root, or \"kernel\" (follows the kernel's\n"
+	  "   /proc/sys/kernel/NAME). \"set\" sets them; VALUE \"default\" or \"kernel\"\n"
+	  "   unsets one.\n" },
+	{ "run", cmd_run,
+	  " uipc run [--root DIR] [--] PROGRAM [ARG...]\n"
+	  "   Run PROGRAM with libuipc-preload.so in LD_PRELOAD, so that it and its\n"
+	  "   children use uipc instead of the kernel; --root sets UIPC_ROOT.\n" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out, const struct command *only)
+{
+	size_t i;
+
+	fprintf(out, "Usage:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!only || only == &commands[i])
+			fputs(commands[i].usage, out);
+	if (!only)
+		fprintf(out, " uipc help [COMMAND]\n\n"
+			"System V IPC objects in user space (uipc), in the root directory\n"
+			"UIPC_ROOT (default /dev/shm/uipc).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static char name[64];
+	const struct command *cmd = NULL;
+	const char *arg = argc > 1 ? argv[1] : NULL;
+	size_t i;
+	int rc;
+
+	if (!arg)
+		usage_error("no command given");
+	if (!strcmp(arg, "help") || !strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+		for (i = 0; argc > 2 && i < NCOMMANDS; i++)
+			if (!strcmp(argv[2], commands[i].name))
+				cmd = &commands[i];
+		if (argc > 2 && !cmd)
+			usage_error("unknown command '%s'", argv[2]);
+		usage(stdout, cmd);
+		return 0;
+	}
+	for (i = 0; i < NCOMMANDS && !cmd; i++)
+		if (!strcmp(arg, commands[i].name))
+			cmd = &commands[i];
+	if (!cmd)
+		usage_error("unknown command '%s'", arg);
+	snprintf(name, sizeof(name), "uipc %s", cmd->name);
+	prog = name;
+	argv[1] = name;	/* getopt's messages start with argv[0] */
+	rc = cmd->fn(argc - 1, argv + 1);
+	if (rc < 0) {	/* --help */
+		usage(stdout, cmd);
+		rc = 0;
+	}
+	if (fflush(stdout) || ferror(stdout))
+		die("write error: %s", strerror(errno));
+	return rc;
+}
