@@ -155,6 +155,7 @@ enum uipc_limit {
 };
 HIDDEN long long uipc__limit(enum uipc_limit l);
 HIDDEN long long uipc__limit_fresh(enum uipc_limit l);
+HIDDEN void uipc__limits_expire(void);
 
 /* ---- store.c: the namespace, object files and the handle cache ---- */
 struct ns_kind {

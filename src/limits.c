@@ -8,11 +8,13 @@
  *
  * Reading /proc costs system calls, and msgsnd needs msgmax on every call, so
  * a value read from /proc is trusted for 100 ms (measured on the vDSO's coarse
- * clock, no system call).  A check that would fail on a cached value reads it
- * again first (uipc__limit_fresh), so a raised tunable takes effect at once;
- * a lowered one within 100 ms.
+ * clock, no system call), and get and ctl calls read it again.  A check that
+ * would fail on a cached value reads it again first (uipc__limit_fresh), so a
+ * raised tunable takes effect at once; a lowered one at the next get or ctl
+ * call or within 100 ms.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,14 +86,25 @@ static bool set_for_root(enum uipc_limit l, long long *v)
 
 long long uipc__limit(enum uipc_limit l)
 {
+	static __thread unsigned calls;
 	long long v, at;
 
 	if (set_for_root(l, &v))
 		return v;
 	at = atomic_load_explicit(&cache[l].read_at, memory_order_acquire);
-	if (at && coarse_now() - at < CACHE_NS)
+	/* Look at the clock on one call in 16 only: it is the costly part. */
+	if (at && (++calls % 16 || coarse_now() - at < CACHE_NS))
 		return atomic_load_explicit(&cache[l].value, memory_order_relaxed);
 	return read_proc(l);
+}
+
+/* Get and ctl calls (slow paths) see the tunables as they are now. */
+void uipc__limits_expire(void)
+{
+	int i;
+
+	for (i = 0; i < LIM_COUNT; i++)
+		atomic_store_explicit(&cache[i].read_at, 0, memory_order_relaxed);
 }
 
 long long uipc__limit_fresh(enum uipc_limit l)

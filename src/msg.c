@@ -1040,6 +1040,7 @@ static long do_msgctl(int msqid, int cmd, struct msqid_ds *buf)
 {
 	if (msqid < 0 || cmd < 0)
 		return -EINVAL;
+	uipc__limits_expire();
 	switch (cmd) {
 	case IPC_INFO:
 	case MSG_INFO:

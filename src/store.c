@@ -58,12 +58,10 @@ static _Atomic(struct ns_file *) ns_map;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+/* Seconds, as the kernel's ktime_get_real_seconds(); time() is a vDSO read. */
 int64_t uipc__now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return ts.tv_sec;
+	return (int64_t)time(NULL);
 }
 
 __attribute__((visibility("default")))
@@ -245,7 +243,7 @@ static bool handle_ref(struct handle *h, uint64_t gen)
 	return false;
 }
 
-void uipc__handle_put(struct handle *h)
+static void handle_unref(struct handle *h)
 {
 	uint64_t c = atomic_fetch_sub(&h->rc, 1);
 	struct view *v, *next;
@@ -273,7 +271,7 @@ static void handle_retire(struct handle *h, uint64_t word)
 	_Atomic uint64_t *c = &cache[h->kind][id_slot(h->id)];
 
 	if (atomic_compare_exchange_strong(c, &word, 0))
-		uipc__handle_put(h);
+		handle_unref(h);
 }
 
 static int validate(const struct obj_ops *ops, struct uipc_obj *o, size_t len, int id)
@@ -404,13 +402,13 @@ static void cache_install(struct handle *h)
 	if (old) {
 		prev = handle_at((uint32_t)old - 1);
 		if (handle_ref(prev, old >> 32)) {
-			uipc__handle_put(prev);	/* ours */
-			uipc__handle_put(prev);	/* the cache's */
+			handle_unref(prev);	/* ours */
+			handle_unref(prev);	/* the cache's */
 		}
 	}
 }
 
-struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err)
+static struct handle *handle_lookup(const struct obj_ops *ops, int id, int *err)
 {
 	_Atomic uint64_t *c;
 	struct handle *h;
@@ -430,7 +428,7 @@ struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err)
 				return h;
 			if (atomic_load(&hobj(h)->state) != OBJ_LIVE)
 				handle_retire(h, w);
-			uipc__handle_put(h);
+			handle_unref(h);
 		}
 	}
 	pthread_once(&atfork_once, register_atfork);
@@ -438,6 +436,94 @@ struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err)
 	if (h)
 		cache_install(h);
 	return h;
+}
+
+/*
+ * Each thread keeps a reference to the handles it used last, so that its
+ * next call on the same object takes no atomic read-modify-write at all.
+ * 'busy' counts the calls of this thread using the entry (a signal handler
+ * may call in while the thread is inside a call); an entry is replaced only
+ * when idle.  The references are dropped when the thread exits.
+ */
+#define TLS_ENTRIES 8
+struct tls_entry {
+	struct handle *h;
+	int id;
+	int kind;
+	int busy;
+};
+static __thread struct tls_entry tls_cache[TLS_ENTRIES];
+static __thread bool tls_registered;
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void tls_drop(void *unused)
+{
+	int i;
+
+	(void)unused;
+	for (i = 0; i < TLS_ENTRIES; i++)
+		if (tls_cache[i].h && !tls_cache[i].busy) {
+			handle_unref(tls_cache[i].h);
+			tls_cache[i].h = NULL;
+		}
+}
+
+static void tls_key_create(void)
+{
+	pthread_key_create(&tls_key, tls_drop);
+}
+
+static struct tls_entry *tls_entry_of(int kind, int id)
+{
+	return &tls_cache[(unsigned)(id_slot(id) + kind) % TLS_ENTRIES];
+}
+
+struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err)
+{
+	struct tls_entry *e;
+	struct handle *h;
+
+	if (id < 0) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	e = tls_entry_of(ops->kind, id);
+	h = e->h;
+	if (likely(h && e->id == id && e->kind == (int)ops->kind)) {
+		if (likely(atomic_load_explicit(&hobj(h)->state, memory_order_relaxed) == OBJ_LIVE)) {
+			e->busy++;
+			return h;
+		}
+	}
+	if (h && !e->busy) {	/* stale or another object: let it go */
+		e->h = NULL;
+		handle_unref(h);
+	}
+	h = handle_lookup(ops, id, err);
+	if (h && !e->h) {
+		if (!tls_registered) {
+			pthread_once(&tls_once, tls_key_create);
+			pthread_setspecific(tls_key, &tls_registered);
+			tls_registered = true;
+		}
+		e->h = h;	/* the caller's reference becomes the thread's */
+		e->id = id;
+		e->kind = ops->kind;
+		e->busy = 1;
+	}
+	return h;
+}
+
+void uipc__handle_put(struct handle *h)
+{
+	struct tls_entry *e = tls_entry_of(h->kind, h->id);
+
+	if (e->h == h && e->busy) {
+		e->busy--;
+		return;
+	}
+	handle_unref(h);
 }
 
 struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *err)
@@ -646,7 +732,7 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	close(fd);
 	if (h) {
 		cache_install(h);
-		uipc__handle_put(h);
+		handle_unref(h);
 	}
 	return id;
 out_unmap:
@@ -665,6 +751,7 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 	ssize_t n;
 	int id, err, tries;
 
+	uipc__limits_expire();
 	if (ensure_root() < 0)
 		return -ENOSPC;
 	if (key == IPC_PRIVATE)
@@ -775,7 +862,7 @@ int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, voi
 		if (h) {
 			if (fn)
 				fn(hobj(h), arg);
-			uipc__handle_put(h);
+			handle_unref(h);
 		}
 	}
 	closedir(dir);

@@ -61,7 +61,9 @@ int uipc__robust_init(pthread_mutex_t *m)
  * Commit a transaction: copy it into the shared log, publish it with one
  * store of the count, apply it, clear the count.  The compiler must not move
  * the applying stores above the publishing store, nor the clearing store
- * above them: a process can die between any two of them.
+ * above them: a process can die between any two of them.  Compiler fences
+ * are enough: only the dying thread's own program order matters, and the
+ * next holder gets the lock (and the stores) through the kernel.
  */
 void uipc__txn_commit(struct uipc_obj *o, struct txn *t)
 {
@@ -72,10 +74,11 @@ void uipc__txn_commit(struct uipc_obj *o, struct txn *t)
 		r->e[i].off = (uint64_t)((char *)t->e[i].p - t->base);
 		r->e[i].val = t->e[i].val;
 	}
-	atomic_store_explicit(&r->count, (uint64_t)t->n, memory_order_seq_cst);
+	atomic_store_explicit(&r->count, (uint64_t)t->n, memory_order_release);
+	atomic_signal_fence(memory_order_seq_cst);
 	for (i = 0; i < t->n; i++)
 		__atomic_store_n(t->e[i].p, t->e[i].val, __ATOMIC_RELAXED);
-	atomic_store_explicit(&r->count, 0, memory_order_seq_cst);
+	atomic_store_explicit(&r->count, 0, memory_order_release);
 	t->n = 0;
 }
 
