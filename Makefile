@@ -11,7 +11,7 @@ SOMAJOR  := 1
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS   ?= -O2 -g
-CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -pthread
+XCFLAGS  := $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -pthread $(CFLAGS)
 LIBFLAGS := -fPIC -fvisibility=hidden -ftls-model=initial-exec
 LDLIBS   := -pthread
 
@@ -32,10 +32,10 @@ all: $(ALL)
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/uipc.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LIBFLAGS) -c -o $@ $<
+	$(CC) $(XCFLAGS) $(LIBFLAGS) -c -o $@ $<
 
 $(SO): $(LIB_OBJS) src/uipc.map
-	$(CC) $(CFLAGS) -shared -Wl,-soname,libuipc.so.$(SOMAJOR) -Wl,--version-script=src/uipc.map \
+	$(CC) $(XCFLAGS) -shared -Wl,-soname,libuipc.so.$(SOMAJOR) -Wl,--version-script=src/uipc.map \
 		-Wl,-z,defs -o $@ $(LIB_OBJS) $(LDLIBS)
 $(B)/libuipc.so: $(SO)
 	ln -sf libuipc.so.$(VERSION) $(B)/libuipc.so.$(SOMAJOR)
@@ -43,21 +43,21 @@ $(B)/libuipc.so: $(SO)
 $(B)/libuipc.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 $(B)/libuipc-preload.so: $(B)/obj/preload.o $(LIB_OBJS) src/preload.map
-	$(CC) $(CFLAGS) -shared -Wl,--version-script=src/preload.map -Wl,-z,defs -o $@ \
+	$(CC) $(XCFLAGS) -shared -Wl,--version-script=src/preload.map -Wl,-z,defs -o $@ \
 		$(B)/obj/preload.o $(LIB_OBJS) $(LDLIBS) -ldl
 $(B)/uipc: tools/uipc.c $(B)/libuipc.a include/uipc.h
-	$(CC) $(CFLAGS) -o $@ tools/uipc.c $(B)/libuipc.a $(LDLIBS)
+	$(CC) $(XCFLAGS) -o $@ tools/uipc.c $(B)/libuipc.a $(LDLIBS)
 
 # Tests link the shared library from the build tree, as users do.
 $(B)/tests/%: tests/%.c tests/t.h $(B)/libuipc.so
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
+	$(CC) $(XCFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
 $(B)/bench/%: bench/%.c $(B)/libuipc.so
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
+	$(CC) $(XCFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
 $(B)/examples/%: examples/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(XCFLAGS) -o $@ $< $(LDLIBS)
 
 tests: $(ALL) $(TESTS) $(EXAMPLES)
 
@@ -66,7 +66,7 @@ check: tests
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize:
-	$(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
+	UIPC_SANITIZE=1 $(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
 
 bench: $(ALL) $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done

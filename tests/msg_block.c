@@ -63,8 +63,9 @@
 #define MAXTEXT 128
 #define LOGSZ 16384
 #define POLL_SECONDS 10		/* bound on any wait for another process */
-#define RUNNER_ALARM 40		/* bound on one scenario run */
-#define WORKER_ALARM 45
+#define POLL_AFTER_FAIL 0.5	/* the same, once a wait has timed out */
+#define RUNNER_ALARM 30		/* bound on one scenario run */
+#define WORKER_ALARM 35
 
 struct ops {
 	const char *name;
@@ -138,6 +139,17 @@ static pthread_t threads[NSLOT];
 static int thread_started[NSLOT];
 
 static volatile sig_atomic_t handler_runs;
+
+/*
+ * Bound on a poll.  After one wait has timed out the run has failed, and
+ * later waits are cut short so that a broken library fails fast.
+ */
+static double poll_bound = POLL_SECONDS;
+
+static void timed_out(void)
+{
+	poll_bound = POLL_AFTER_FAIL;
+}
 
 static pid_t my_tid(void)
 {
@@ -550,7 +562,7 @@ static int wait_blocked(int i)
 {
 	struct slot *s = &SH->slot[i];
 	const char *want = s->op == OP_RCV ? O->wchan_rcv : O->wchan_snd;
-	double end = now() + POLL_SECONDS;
+	double end = now() + poll_bound;
 	char st = '?', wchan[128] = "";
 
 	for (;;) {
@@ -571,6 +583,7 @@ static int wait_blocked(int i)
 		if (now() > end) {
 			T_FAIL("w%d not seen blocked (state %c, wchan '%s', "
 			       "want '%s')", i, st, wchan, want);
+			timed_out();
 			note("w%d did not block", i);
 			return -1;
 		}
@@ -581,7 +594,7 @@ static int wait_blocked(int i)
 /* Wait until worker i is stopped (SIGSTOP). */
 static int wait_stopped(int i)
 {
-	double end = now() + POLL_SECONDS;
+	double end = now() + poll_bound;
 	char st = '?', wchan[128];
 
 	for (;;) {
@@ -592,6 +605,7 @@ static int wait_stopped(int i)
 		}
 		if (now() > end) {
 			T_FAIL("w%d not seen stopped (state %c)", i, st);
+			timed_out();
 			note("w%d did not stop", i);
 			return -1;
 		}
@@ -601,11 +615,12 @@ static int wait_stopped(int i)
 
 static int wait_done(int i)
 {
-	double end = now() + POLL_SECONDS;
+	double end = now() + poll_bound;
 
 	while (!is_done(i)) {
 		if (now() > end) {
 			T_FAIL("w%d still blocked", i);
+			timed_out();
 			note("w%d still blocked", i);
 			return -1;
 		}
@@ -617,7 +632,7 @@ static int wait_done(int i)
 /* Wait until at least n of the workers in idx[0..k) are done; return count. */
 static int wait_count(const int *idx, int k, int n)
 {
-	double end = now() + POLL_SECONDS;
+	double end = now() + poll_bound;
 	int c;
 
 	for (;;) {
@@ -628,8 +643,10 @@ static int wait_count(const int *idx, int k, int n)
 			break;
 		pause_ms();
 	}
-	if (c < n)
+	if (c < n) {
 		T_FAIL("only %d of %d workers returned, expected %d", c, k, n);
+		timed_out();
+	}
 	return c;
 }
 
@@ -672,7 +689,7 @@ static void still_waiting(int i)
 static void reap(int i)
 {
 	pid_t p = SH->slot[i].pid;
-	double end = now() + POLL_SECONDS;
+	double end = now() + poll_bound;
 	int status;
 
 	for (;;) {
@@ -682,6 +699,7 @@ static void reap(int i)
 			break;
 		if (now() > end) {
 			T_FAIL("w%d did not exit", i);
+			timed_out();
 			kill(p, SIGKILL);
 			waitpid(p, &status, 0);
 			break;
@@ -708,9 +726,10 @@ static void join_threads(void)
 		if (!thread_started[i])
 			continue;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += POLL_SECONDS;
+		ts.tv_sec += (time_t)poll_bound + 1;
 		if (pthread_timedjoin_np(threads[i], NULL, &ts) != 0)
 			T_FAIL("thread w%d did not finish", i);
+			timed_out();
 		thread_started[i] = 0;
 	}
 }

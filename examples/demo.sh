@@ -1,0 +1,30 @@
+#!/bin/sh
+# make demo: a message-queue server and four clients, unmodified programs
+# written for the kernel's msgget/msgsnd/msgrcv, run on uipc with `uipc run`.
+# While they talk, `uipc ipcs -q` shows the queue.  $B is the build directory.
+set -e
+B=${B:-build}
+root=$(mktemp -d /dev/shm/uipc-demo.XXXXXX)
+chmod 1777 "$root"
+keyfile=$root/keyfile
+touch "$keyfile"
+trap 'rm -rf "$root"' EXIT
+run() { "$B/uipc" run --root "$root" -- "$@"; }
+
+echo "== uipc demo: root $root"
+run "$B/examples/msg_server" "$keyfile" &
+server=$!
+while ! "$B/uipc" run --root "$root" -- sh -c "ls $root | grep -q '^msgkey'"; do sleep 0.05; done
+pids=
+for c in 1 2 3 4; do
+	run "$B/examples/msg_client" "$keyfile" 200000 &
+	pids="$pids $!"
+done
+sleep 0.1
+echo "== uipc ipcs -q, while the clients run:"
+UIPC_ROOT=$root "$B/uipc" ipcs -q
+for p in $pids; do wait "$p"; done
+run "$B/examples/msg_client" "$keyfile" stop
+wait $server
+echo "== after the server removed its queue:"
+UIPC_ROOT=$root "$B/uipc" ipcs -q
