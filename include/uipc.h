@@ -34,8 +34,9 @@ int uipc_msgctl(int msqid, int cmd, struct msqid_ds *buf);
  *
  * uipc_limit_get() stores the value in force in *value and whether it was set
  * for the root in *is_set (may be NULL).  uipc_limit_set() sets it for the
- * root; a negative value unsets it.  Both return 0, or -1 with errno EINVAL
- * (unknown name or value out of range), EPERM or EACCES.
+ * root; a negative value unsets it, and only the owner of the root directory
+ * or a process with CAP_SYS_RESOURCE may.  Both return 0, or -1 with errno
+ * EINVAL (unknown name or value out of range), EPERM or EACCES.
  */
 int uipc_limit_get(const char *name, long long *value, int *is_set);
 int uipc_limit_set(const char *name, long long value);

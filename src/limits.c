@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -144,10 +145,17 @@ __attribute__((visibility("default")))
 int uipc_limit_set(const char *name, long long value)
 {
 	int l = lookup(name);
+	const struct creds *c;
 	struct ns_file *ns;
+	struct stat st;
 
 	if (l < 0 || value > defs[l].max)
 		return (int)ret(-EINVAL);
+	/* As the kernel's tunables need privilege: the root's owner, or root. */
+	c = uipc__creds_refresh();
+	if ((stat(uipc_root(), &st) < 0 || st.st_uid != c->euid) &&
+	    !uipc__capable(c, UIPC_CAP_SYS_RESOURCE))
+		return (int)ret(-EPERM);
 	ns = uipc__ns();
 	if (!ns)
 		return (int)ret(-EACCES);

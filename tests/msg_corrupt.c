@@ -152,7 +152,7 @@ static uint64_t rnd_below(uint64_t n)
 /* ---- directory snapshot and restore ---- */
 
 struct entry {
-	char name[128];
+	char name[256];
 	int is_link;
 	mode_t mode;
 	size_t size;
@@ -770,7 +770,7 @@ static void record_outcome(int ph, long iter, int status, int mapped)
 	}
 	int i = atomic_fetch_add(&st->nfail, 1);
 	if (i < MAX_FAILS)
-		snprintf(st->fail[i], sizeof(st->fail[i]), "%s iteration %ld%s: %s; damage:%s",
+		snprintf(st->fail[i], sizeof(st->fail[i]), "%s iteration %ld%s: %s; damage:%.250s",
 			 phase_name[ph], iter, mapped ? " (file mapped)" : "", what, desc);
 }
 
@@ -903,7 +903,7 @@ static int lane_setup(int no, const char *root, const char *sub)
 	return 0;
 }
 
-static volatile long total_hangs(void)
+static long total_hangs(void)
 {
 	long n = 0;
 	for (int p = 0; p < NPHASES; p++)
