@@ -157,22 +157,21 @@ bool uipc__may_change(const struct creds *c, const struct uipc_perm *p)
 
 /*
  * The mode of an object's file, so that the kernel refuses to open it for a
- * user whom ipcperms() refuses everything.  The file belongs to the creator
- * (cuid, cgid).  A file class gets read and write if any user of that class
- * may be granted anything: the file's group may hold the owner uid (when it
- * differs from the creator), others may be the owner or in the owner's group.
- * uipc then applies ipcperms() itself for read versus write.
+ * user whom uipc would refuse everything.  The file belongs to the creator
+ * (cuid, cgid), who may always open it (IPC_RMID and IPC_SET need no mode
+ * bits).  Once the owner uid differs from the creator, anyone may be that
+ * owner, so every class may open it.  Otherwise the group class may open it
+ * if the IPC group bits grant anything, others if the other bits do, or the
+ * group bits when the owner's group is not the creator's.  uipc then applies
+ * ipcperms() itself, for read versus write.
  */
 unsigned uipc__file_mode(const struct uipc_perm *p)
 {
-	unsigned m = (unsigned)p->mode, u = (m >> 6) & 7, g = (m >> 3) & 7, o = m & 7;
-	unsigned fu = u, fg = g, fo = o;
+	unsigned g = (p->mode >> 3) & 7, o = p->mode & 7;
 
-	if (p->uid != p->cuid) {
-		fg |= u;
-		fo |= u;
-	}
+	if (p->uid != p->cuid)
+		return 0666;
 	if (p->gid != p->cgid)
-		fo |= g;
-	return (fu ? 0600 : 0) | (fg ? 0060 : 0) | (fo ? 0006 : 0);
+		o |= g;
+	return 0600 | (g ? 0060 : 0) | (o ? 0006 : 0);
 }

@@ -161,7 +161,6 @@ HIDDEN void uipc__limits_expire(void);
 struct ns_kind {
 	_Atomic uint64_t seq;		/* sequence number of new ids */
 	_Atomic uint64_t next_idx;	/* slot after the last object created */
-	_Atomic int32_t slot_id[IPC_SLOTS];	/* id living in each slot */
 };
 struct ns_limit {
 	_Atomic int64_t value;
@@ -187,7 +186,8 @@ struct handle {
 	_Atomic uint64_t rc;		/* generation << 32 | references */
 	int id;
 	int kind;
-	ino_t ino;			/* the file's inode, to tell it from a successor */
+	ino_t ino;			/* the header's inode, to tell it from a successor */
+	bool writable;			/* false: header mapped read-only, no data */
 	_Atomic(char *) base;
 	_Atomic size_t len;
 	struct view *old;		/* superseded views */
@@ -205,6 +205,7 @@ struct obj_ops {
 	enum uipc_kind kind;
 	const char *prefix;		/* file name prefix: "msg" */
 	enum uipc_limit mni;		/* limit on the number of objects */
+	size_t hdr_bytes;		/* size of the header file (page multiple) */
 	/* Size of a new object's file; may fail with -EINVAL (e.g. nsems). */
 	long (*new_size)(long arg);
 	/* Initialise the kind-specific part of a new object. */
@@ -224,6 +225,7 @@ HIDDEN struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *e
 HIDDEN void uipc__handle_put(struct handle *h);
 HIDDEN int uipc__handle_ensure(struct handle *h, size_t need);
 HIDDEN struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *err);
+HIDDEN struct handle *uipc__handle_read(const struct obj_ops *ops, int id, int *err);
 HIDDEN int uipc__remove(struct handle *h, const struct obj_ops *ops);
 HIDDEN int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, void *arg),
 			  void *arg, int *in_use);

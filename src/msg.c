@@ -52,6 +52,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include "internal.h"
 
 #define S_IRUGO 0444
@@ -223,6 +224,7 @@ static const struct obj_ops msg_ops = {
 	.kind = KIND_MSG,
 	.prefix = "msg",
 	.mni = LIM_MSGMNI,
+	.hdr_bytes = BLOCKS_OFF,
 	.new_size = msg_new_size,
 	.init = msg_init,
 	.more_checks = msg_more_checks,
@@ -305,7 +307,8 @@ static int waiter_register(struct msg_queue *q, enum waiter_state state, int64_t
 		txn_set(&t, &w->mode, mode);
 		txn_set(&t, &w->size, size);
 		txn_set(&t, (uint64_t *)&w->result, 0);
-		txn_set(&t, &w->pid, (uint64_t)uipc__pid());
+		/* As Linux's pipelined_send: a hand-off records the thread id. */
+		txn_set(&t, &w->pid, (uint64_t)gettid());
 		txn_set(&t, &w->state, state);
 		txn_set(&t, wcount(q, state), *wcount(q, state) + 1);
 		uipc__txn_commit(&q->obj, &t);
@@ -931,22 +934,27 @@ static long msgctl_stat(int msqid, int cmd, struct msqid_ds *buf)
 	long err;
 	int e;
 
-	if (cmd == IPC_STAT)
+	if (cmd == IPC_STAT) {
 		h = uipc__handle_get(&msg_ops, msqid, &e);
-	else
+		if (!h && e == -EACCES)
+			h = uipc__handle_read(&msg_ops, msqid, &e);
+	} else {
 		h = uipc__handle_by_slot(&msg_ops, id_slot(msqid), &e);
+	}
 	if (!h)
 		return e;
 	if (cmd != MSG_STAT_ANY && uipc__ipcperms(c, &hobj(h)->perm, S_IRUGO)) {
 		uipc__handle_put(h);
 		return -EACCES;
 	}
-	if ((err = uipc__lock(h))) {
+	/* A read-only view cannot take the lock: read the fields as they are. */
+	if (h->writable && (err = uipc__lock(h))) {
 		uipc__handle_put(h);
 		return err;
 	}
 	fill_ds(hq(h), &ds);
-	uipc__unlock(h);
+	if (h->writable)
+		uipc__unlock(h);
 	err = cmd == IPC_STAT ? 0 : h->id;
 	uipc__handle_put(h);
 	if (bad_user_ptr(buf, sizeof(*buf)))
@@ -960,12 +968,14 @@ static long msgctl_stat(int msqid, int cmd, struct msqid_ds *buf)
 static long msgctl_set(struct handle *h, const struct msqid_ds *in)
 {
 	const struct creds *c = uipc__creds();
-	uint64_t qbytes = in->msg_qbytes, nblocks;
+	/* Linux passes msg_qbytes on as an int, compared as unsigned. */
+	int qbytes_int = (int)in->msg_qbytes;
+	uint64_t qbytes = (uint64_t)(int64_t)qbytes_int, nblocks;
 	struct msg_queue *q;
 	struct txn t;
 	long err;
 
-	if (qbytes > (uint64_t)uipc__limit_fresh(LIM_MSGMNB) &&
+	if ((unsigned)qbytes_int > (unsigned)uipc__limit_fresh(LIM_MSGMNB) &&
 	    !uipc__capable(c, UIPC_CAP_SYS_RESOURCE))
 		return -EPERM;
 	if ((err = uipc__lock(h)))
@@ -1017,10 +1027,15 @@ static long msgctl_down(int msqid, int cmd, struct msqid_ds *buf)
 		memcpy(&in, buf, sizeof(in));
 	}
 	h = uipc__handle_get(&msg_ops, msqid, &e);
+	if (!h && e == -EACCES)
+		h = uipc__handle_read(&msg_ops, msqid, &e);
 	if (!h)
 		return e;
 	err = -EPERM;
 	if (!uipc__may_change(c, &hobj(h)->perm))
+		goto out;
+	err = -EACCES;	/* permitted, but the files' modes keep it out */
+	if (!h->writable)
 		goto out;
 	if (cmd == IPC_SET) {
 		err = msgctl_set(h, &in);

@@ -3,30 +3,40 @@
  * per-process handle cache.
  *
  * Names in the root (default /dev/shm/uipc, mode 01777 so that any user may
- * create objects and nobody may unlink another's names):
- *   namespace     id sequence numbers, the id living in each slot, limits
- *   msg.<slot>    the object file of the message queue in <slot>
- *   msgkey.<key>  symlink to the decimal id of the queue with that key
- *                 (8 hex digits)
+ * create objects and nobody may unlink another's object files):
+ *   namespace           id sequence numbers and the limits set for the root
+ *   msg.<id>            the object file of the message queue with that id
+ *   names/msg.<slot>    symlink to the decimal id living in that slot
+ *   names/msgkey.<key>  symlink to the decimal id of the queue with that key
+ *                       (key in 8 hex digits)
+ * names/ is mode 0777 without the sticky bit: whoever may remove an object
+ * (its creator, its owner, or a privileged process, as the kernel decides)
+ * must be able to unlink its names, and a name left behind by a process
+ * that died must be removable by the next one.  The object files themselves
+ * stay protected by their modes and the sticky bit.
  *
  * Ids are the kernel's: seq * 32768 + slot.  Slots are allocated cyclically
  * like the kernel's idr_alloc_cyclic, and seq grows each time the allocation
- * wraps, so a removed object's id stays invalid for a long time.
+ * wraps, so a removed object's id stays invalid for a long time.  Because
+ * the id is in the file name, open() tells a stale id (ENOENT: EINVAL) from
+ * a live one the caller may not use (EACCES).
  *
  * Creating (uipc__get):  the object is built completely in an O_TMPFILE file
- * with state CREATING, held under flock() by its creator, then linked as
- * <kind>.<slot> (the first free slot wins; the file system settles races),
- * then its key name is made with symlink() (which fails if the key exists:
- * IPC_CREAT|IPC_EXCL races are settled there too), then it becomes LIVE.  A
- * creator that dies leaves a CREATING object whose flock the kernel has
- * released: whoever meets it rolls it forward if its key name points to it,
- * else removes it (settle()).
+ * with state CREATING, held under flock() by its creator; its slot is claimed
+ * with symlink() (the first free slot wins; the file system settles races);
+ * the file is linked as <kind>.<id>; its key name is made with symlink()
+ * (which fails if the key exists: IPC_CREAT|IPC_EXCL races are settled there
+ * too); then it becomes LIVE.  A creator that dies leaves a CREATING object
+ * whose flock the kernel has released: whoever meets it rolls it forward if
+ * its key name points to it, else removes it (settle()).
  *
  * Removing (uipc__remove):  under the object lock the state becomes REMOVED
- * (waiters wake and see EIDRM); then the key name and the slot name are
- * unlinked.  An unlinked file lives as long as some process maps it.  Names
- * left behind by a remover that died are recognised as stale (the id or the
- * state does not match) and unlinked by the next lookup.
+ * (waiters wake and see EIDRM); then the key name, the slot name and the
+ * object file are unlinked (the file only by its owner or root: another
+ * remover leaves it, REMOVED, to be unlinked by the next namespace walk of
+ * a process that may).  An unlinked file lives as long as some process maps
+ * it.  Names left behind by a remover that died are recognised as stale (the
+ * id or the state does not match) and unlinked by the next lookup.
  *
  * The handle cache maps (kind, slot) to a handle with one 64-bit word,
  * generation << 32 | pool index + 1.  A handle's reference count carries the
@@ -54,6 +64,7 @@
 #define MAX_OBJ_SIZE (1ull << 40)
 
 static const char *root_path;
+static void unlink_names(const struct obj_ops *ops, int id, key_t key, int fd);
 static _Atomic(struct ns_file *) ns_map;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -78,30 +89,51 @@ const char *uipc_root(void)
 	return r;
 }
 
-static void name_of(char *buf, size_t n, const char *prefix, const char *sep, long v)
+static void obj_path(char *buf, size_t n, const struct obj_ops *ops, int id)
 {
-	snprintf(buf, n, "%s/%s%s%ld", uipc_root(), prefix, sep, v);
+	snprintf(buf, n, "%s/%s.%d", uipc_root(), ops->prefix, id);
 }
 
-static void slot_path(char *buf, size_t n, const struct obj_ops *ops, int slot)
+static void slot_name(char *buf, size_t n, const struct obj_ops *ops, int slot)
 {
-	name_of(buf, n, ops->prefix, ".", slot);
+	snprintf(buf, n, "%s/names/%s.%d", uipc_root(), ops->prefix, slot);
 }
 
-static void key_path(char *buf, size_t n, const struct obj_ops *ops, key_t key)
+static void key_name(char *buf, size_t n, const struct obj_ops *ops, key_t key)
 {
-	snprintf(buf, n, "%s/%skey.%08x", uipc_root(), ops->prefix, (unsigned)key);
+	snprintf(buf, n, "%s/names/%skey.%08x", uipc_root(), ops->prefix, (unsigned)key);
+}
+
+/* The id a name points to, or -1. */
+static int read_id(const char *path)
+{
+	char link[32], *end;
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	long id;
+
+	if (n <= 0)
+		return -1;
+	link[n] = 0;
+	id = strtol(link, &end, 10);
+	return *end || id < 0 || id > INT_MAX ? -1 : (int)id;
+}
+
+static int make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == 0)
+		chmod(path, mode);	/* the umask applied to mkdir */
+	else if (errno != EEXIST)
+		return -errno;
+	return 0;
 }
 
 static int ensure_root(void)
 {
-	const char *r = uipc_root();
+	char names[PATH_MAX];
+	int err = make_dir(uipc_root(), 01777);
 
-	if (mkdir(r, 01777) == 0)
-		chmod(r, 01777);	/* the umask applied to mkdir */
-	else if (errno != EEXIST)
-		return -errno;
-	return 0;
+	snprintf(names, sizeof(names), "%s/names", uipc_root());
+	return err ? err : make_dir(names, 0777);
 }
 
 /* Link an O_TMPFILE file into place; fails with EEXIST if the name exists. */
@@ -126,8 +158,7 @@ static struct ns_file *ns_open(void)
 
 	if (ensure_root() < 0)
 		return NULL;
-	name_of(path, sizeof(path), "namespace", "", 0);
-	path[strlen(path) - 1] = 0;	/* no number */
+	snprintf(path, sizeof(path), "%s/namespace", uipc_root());
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		fd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
@@ -288,25 +319,19 @@ static int validate(const struct obj_ops *ops, struct uipc_obj *o, size_t len, i
  */
 static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o)
 {
-	char path[PATH_MAX], link[32], want[32];
+	char path[PATH_MAX];
 	uint32_t state = atomic_load(&o->state);
-	struct stat st, cur;
-	ssize_t n;
 
 	if (state != OBJ_CREATING || flock(fd, LOCK_EX | LOCK_NB) < 0)
 		return state;
 	state = atomic_load(&o->state);
 	if (state == OBJ_CREATING) {
-		key_path(path, sizeof(path), ops, o->key);
-		n = o->key == IPC_PRIVATE ? -1 : readlink(path, link, sizeof(link) - 1);
-		snprintf(want, sizeof(want), "%d", o->id);
-		if (n > 0 && (link[n] = 0, !strcmp(link, want))) {
+		key_name(path, sizeof(path), ops, o->key);
+		if (o->key != IPC_PRIVATE && read_id(path) == o->id) {
 			state = OBJ_LIVE;
 		} else {
 			state = OBJ_REMOVED;
-			slot_path(path, sizeof(path), ops, id_slot(o->id));
-			if (fstat(fd, &st) == 0 && stat(path, &cur) == 0 && st.st_ino == cur.st_ino)
-				unlink(path);
+			unlink_names(ops, o->id, IPC_PRIVATE, fd);
 		}
 		atomic_store(&o->state, state);
 	}
@@ -315,48 +340,98 @@ static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o)
 }
 
 /*
- * Open and map the object in 'slot'.  With want_id >= 0 the object must have
- * that id.  Returns a new handle holding one reference (not in the cache).
+ * An object is two files: the header (<kind>.<id>: lock, counters, waiters;
+ * readable by every user, as the kernel shows every object's msqid_ds to
+ * everyone through MSG_STAT_ANY) and the data (<kind>.<id>.data: the
+ * contents, closed to users the IPC mode excludes).  A view maps both
+ * contiguously, so that the header's offsets reach into the data.  A
+ * read-only view maps the header only.
  */
-static struct handle *open_slot(const struct obj_ops *ops, int slot, int want_id, int *err)
+static char *map_view(int hfd, int dfd, size_t hsize, size_t dsize)
+{
+	size_t len = hsize + (dfd >= 0 ? dsize : 0);
+	char *base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (base == MAP_FAILED)
+		return NULL;
+	if (mmap(base, hsize, dfd >= 0 ? PROT_READ | PROT_WRITE : PROT_READ,
+		 MAP_SHARED | MAP_FIXED, hfd, 0) == MAP_FAILED ||
+	    (dfd >= 0 && dsize &&
+	     mmap(base + hsize, dsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, dfd, 0) ==
+		     MAP_FAILED)) {
+		munmap(base, len);
+		return NULL;
+	}
+	return base;
+}
+
+static void data_path(char *buf, size_t n, const struct obj_ops *ops, int id)
+{
+	snprintf(buf, n, "%s/%s.%d.data", uipc_root(), ops->prefix, id);
+}
+
+/* Size of a regular file, or -1 if it is not one of sane size. */
+static long long file_size_of(int fd, ino_t *ino)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAX_OBJ_SIZE)
+		return -1;
+	if (ino)
+		*ino = st.st_ino;
+	return st.st_size;
+}
+
+/*
+ * Open and map the object with this id: read-write, or with allow_ro
+ * read-only (header only) when the caller may not write it.  Returns a new
+ * handle holding one reference (not in the cache).
+ */
+static struct handle *open_id(const struct obj_ops *ops, int want_id, bool allow_ro, int *err)
 {
 	char path[PATH_MAX];
 	struct handle *h;
 	struct uipc_obj *o;
-	struct stat st;
+	long long dsize = 0;
+	size_t hsize = ops->hdr_bytes;
 	uint32_t state;
-	int fd, id, e, tries = 0;
+	int hfd, dfd = -1, e, tries = 0;
+	ino_t ino = 0;
+	char *base;
 
-	slot_path(path, sizeof(path), ops, slot);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
+	*err = -EINVAL;
+	if (want_id < 0)
+		return NULL;
+	obj_path(path, sizeof(path), ops, want_id);
+	hfd = open(path, O_RDWR | O_CLOEXEC);
+	if (hfd < 0 && errno == EACCES && allow_ro)
+		hfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (hfd < 0) {
 		e = errno;
-		*err = -EINVAL;
-		if (e == EACCES && want_id < 0) {
-			*err = -EACCES;
-		} else if (e == EACCES) {
-			struct ns_file *ns = uipc__ns();
-			if (ns && atomic_load(&ns->kinds[ops->kind].slot_id[slot]) == want_id)
-				*err = -EACCES;
-		} else if (e == ENFILE || e == EMFILE || e == ENOMEM) {
-			*err = -e;
-		}
+		*err = e == EACCES || e == ENFILE || e == EMFILE || e == ENOMEM ? -e : -EINVAL;
 		return NULL;
 	}
-	*err = -EINVAL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(*o) ||
-	    (uint64_t)st.st_size > MAX_OBJ_SIZE)
+	if (file_size_of(hfd, &ino) != (long long)hsize)
 		goto out_close;
-	o = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (o == MAP_FAILED) {
+	if (fcntl(hfd, F_GETFL) & O_RDWR) {
+		data_path(path, sizeof(path), ops, want_id);
+		dfd = open(path, O_RDWR | O_CLOEXEC);
+		if (dfd < 0 && errno == EACCES && !allow_ro) {
+			*err = -EACCES;
+			goto out_close;
+		}
+		if (dfd >= 0 && (dsize = file_size_of(dfd, NULL)) < 0)
+			goto out_close;
+	}
+	base = map_view(hfd, dfd, hsize, (size_t)dsize);
+	if (!base) {
 		*err = -ENOMEM;
 		goto out_close;
 	}
-	id = o->id;
-	if (validate(ops, o, (size_t)st.st_size, want_id >= 0 ? want_id : id) < 0 ||
-	    id_slot(id) != slot || id < 0)
+	o = (struct uipc_obj *)base;
+	if (validate(ops, o, dfd >= 0 ? hsize + (size_t)dsize : SIZE_MAX, want_id) < 0)
 		goto out_unmap;
-	while ((state = settle(ops, fd, o)) == OBJ_CREATING) {
+	while ((state = settle(ops, hfd, o)) == OBJ_CREATING) {
 		if (++tries > 1000)	/* its creator is alive but stopped */
 			goto out_unmap;
 		if (tries < 100)
@@ -373,20 +448,25 @@ static struct handle *open_slot(const struct obj_ops *ops, int slot, int want_id
 		*err = -ENOMEM;
 		goto out_unmap;
 	}
-	h->id = id;
+	h->id = want_id;
 	h->kind = ops->kind;
-	h->ino = st.st_ino;
+	h->ino = ino;
 	h->old = NULL;
-	atomic_store(&h->base, (char *)o);
-	atomic_store(&h->len, (size_t)st.st_size);
+	h->writable = dfd >= 0;
+	atomic_store(&h->base, base);
+	atomic_store(&h->len, hsize + (dfd >= 0 ? (size_t)dsize : 0));
 	atomic_store(&h->rc, (atomic_load(&h->rc) >> 32) << 32 | 1);
-	close(fd);
+	close(hfd);
+	if (dfd >= 0)
+		close(dfd);
 	*err = 0;
 	return h;
 out_unmap:
-	munmap(o, (size_t)st.st_size);
+	munmap(base, hsize + (dfd >= 0 ? (size_t)dsize : 0));
 out_close:
-	close(fd);
+	close(hfd);
+	if (dfd >= 0)
+		close(dfd);
 	return NULL;
 }
 
@@ -432,7 +512,7 @@ static struct handle *handle_lookup(const struct obj_ops *ops, int id, int *err)
 		}
 	}
 	pthread_once(&atfork_once, register_atfork);
-	h = open_slot(ops, id_slot(id), id, err);
+	h = open_id(ops, id, false, err);
 	if (h)
 		cache_install(h);
 	return h;
@@ -526,9 +606,21 @@ void uipc__handle_put(struct handle *h)
 	handle_unref(h);
 }
 
+/*
+ * The object in a slot (MSG_STAT), by its slot name, or by id.  These
+ * handles may be read-only (h->writable false): for reading the header.
+ */
 struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *err)
 {
-	return open_slot(ops, slot, -1, err);
+	char path[PATH_MAX];
+
+	slot_name(path, sizeof(path), ops, slot);
+	return open_id(ops, read_id(path), true, err);
+}
+
+struct handle *uipc__handle_read(const struct obj_ops *ops, int id, int *err)
+{
+	return open_id(ops, id, true, err);
 }
 
 /*
@@ -537,31 +629,32 @@ struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *er
  */
 int uipc__handle_ensure(struct handle *h, size_t need)
 {
+	const struct obj_ops *ops = uipc__ops((enum uipc_kind)h->kind);
 	char path[PATH_MAX];
+	long long dsize;
 	struct view *v;
-	struct stat st;
-	void *base;
-	int fd, err = 0;
+	int hfd, dfd = -1, err = 0;
+	ino_t ino = 0;
+	char *base;
 
 	if (likely(atomic_load_explicit(&h->len, memory_order_acquire) >= need))
 		return 0;
 	pthread_mutex_lock(&h->grow);
 	if (atomic_load(&h->len) >= need)
 		goto out;
-	slot_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), id_slot(h->id));
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		err = errno == ENOENT ? -EIDRM : -errno;
-		goto out;
-	}
-	err = -EINVAL;
-	if (fstat(fd, &st) < 0 || st.st_ino != h->ino || (size_t)st.st_size < need ||
-	    (uint64_t)st.st_size > MAX_OBJ_SIZE)
+	obj_path(path, sizeof(path), ops, h->id);
+	hfd = open(path, O_RDWR | O_CLOEXEC);
+	data_path(path, sizeof(path), ops, h->id);
+	if (hfd >= 0)
+		dfd = open(path, O_RDWR | O_CLOEXEC);
+	err = -EIDRM;
+	if (hfd < 0 || dfd < 0 || file_size_of(hfd, &ino) != (long long)ops->hdr_bytes ||
+	    ino != h->ino || (dsize = file_size_of(dfd, NULL)) < 0 ||
+	    ops->hdr_bytes + (size_t)dsize < need)
 		goto out_close;
 	v = malloc(sizeof(*v));
-	base = v ? mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-		 : MAP_FAILED;
-	if (base == MAP_FAILED) {
+	base = v ? map_view(hfd, dfd, ops->hdr_bytes, (size_t)dsize) : NULL;
+	if (!base) {
 		free(v);
 		err = -ENOMEM;
 		goto out_close;
@@ -570,30 +663,36 @@ int uipc__handle_ensure(struct handle *h, size_t need)
 	v->len = atomic_load(&h->len);
 	v->next = h->old;
 	h->old = v;
-	atomic_store(&h->base, (char *)base);
-	atomic_store(&h->len, (size_t)st.st_size);
+	atomic_store(&h->base, base);
+	atomic_store(&h->len, ops->hdr_bytes + (size_t)dsize);
 	err = 0;
 out_close:
-	close(fd);
+	if (hfd >= 0)
+		close(hfd);
+	if (dfd >= 0)
+		close(dfd);
 out:
 	pthread_mutex_unlock(&h->grow);
 	return err;
 }
 
-/* Grow the object's file to 'size' bytes (the caller then uses the room). */
+/* Grow the object's data to reach 'size' bytes in all (header included). */
 int uipc__grow_file(struct handle *h, size_t size)
 {
+	const struct obj_ops *ops = uipc__ops((enum uipc_kind)h->kind);
 	char path[PATH_MAX];
-	struct stat st;
+	long long dsize;
 	int fd, err = 0;
 
-	slot_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), id_slot(h->id));
+	data_path(path, sizeof(path), ops, h->id);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -EIDRM : -errno;
-	if (fstat(fd, &st) < 0 || st.st_ino != h->ino)
-		err = -EIDRM;
-	else if ((size_t)st.st_size < size && ftruncate(fd, (off_t)size) < 0)
+	dsize = file_size_of(fd, NULL);
+	if (dsize < 0)
+		err = -EINVAL;
+	else if (ops->hdr_bytes + (size_t)dsize < size &&
+		 ftruncate(fd, (off_t)(size - ops->hdr_bytes)) < 0)
 		err = -ENOSPC;
 	close(fd);
 	return err ? err : uipc__handle_ensure(h, size);
@@ -605,30 +704,39 @@ int uipc__set_file_mode(struct handle *h)
 	struct stat st;
 	int fd;
 
-	slot_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), id_slot(h->id));
+	unsigned mode = uipc__file_mode(&hobj(h)->perm);
+
+	/* Only the files' owner (the creator) or root may: see README. */
+	obj_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), h->id);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	/* Only the file's owner (the creator) or root may: see README. */
-	if (fstat(fd, &st) == 0 && st.st_ino == h->ino)
-		fchmod(fd, uipc__file_mode(&hobj(h)->perm));
+	if (fstat(fd, &st) == 0 && st.st_ino == h->ino) {
+		fchmod(fd, mode | 0444);
+		data_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), h->id);
+		chmod(path, mode);
+	}
 	close(fd);
 	return 0;
 }
 
 /* ---- keys ---- */
 
-/* Unlink a key name that still says 'stale', and nothing newer. */
-static void unlink_stale_key(const char *path, const char *stale)
+/*
+ * Unlink a name if it still points to 'id', and nothing newer: move it aside
+ * first, then look at what was moved.
+ */
+static void unlink_name(const char *path, int id)
 {
-	char tmp[PATH_MAX + 32], link[32];
-	ssize_t n;
+	char tmp[PATH_MAX + 48];
 
-	snprintf(tmp, sizeof(tmp), "%s.stale.%d.%lx", path, getpid(), (unsigned long)pthread_self());
+	if (read_id(path) != id)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.stale.%d.%lx", path, uipc__pid(),
+		 (unsigned long)pthread_self());
 	if (rename(path, tmp) < 0)
 		return;
-	n = readlink(tmp, link, sizeof(link) - 1);
-	if (n > 0 && (link[n] = 0, !strcmp(link, stale))) {
+	if (read_id(tmp) == id) {
 		unlink(tmp);
 		return;
 	}
@@ -637,37 +745,92 @@ static void unlink_stale_key(const char *path, const char *stale)
 		unlink(tmp);
 }
 
-/* Claim a free slot for the file 'fd' and assign the id.  Returns the id. */
-static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int fd, struct uipc_obj *o)
+/*
+ * Unlink the names of object 'id': its key name, its slot name and its file
+ * (if the file is still the one open as 'fd', or fd < 0).  Unlinking the
+ * file fails harmlessly for a remover that does not own it.
+ */
+static void unlink_names(const struct obj_ops *ops, int id, key_t key, int fd)
+{
+	char path[PATH_MAX];
+	struct stat st, cur;
+
+	if (key != IPC_PRIVATE) {
+		key_name(path, sizeof(path), ops, key);
+		unlink_name(path, id);
+	}
+	slot_name(path, sizeof(path), ops, id_slot(id));
+	unlink_name(path, id);
+	obj_path(path, sizeof(path), ops, id);
+	if (fd < 0 || (fstat(fd, &st) == 0 && stat(path, &cur) == 0 && st.st_ino == cur.st_ino)) {
+		unlink(path);
+		data_path(path, sizeof(path), ops, id);
+		unlink(path);
+	}
+}
+
+/*
+ * Claim a slot for the new object in O_TMPFILE 'fd' and link it under its
+ * id.  Slots are tried cyclically from the one after the last created; a
+ * second round reclaims slots whose names are stale.  Returns the id.
+ */
+static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, int dfd,
+		      struct uipc_obj *o)
 {
 	struct ns_kind *k = &ns->kinds[ops->kind];
 	long long mni = uipc__limit_fresh(ops->mni);
-	char path[PATH_MAX];
-	uint64_t next = atomic_load(&k->next_idx), seq;
-	int i, slot, err;
+	uint64_t next = atomic_load(&k->next_idx), seq = atomic_load(&k->seq);
+	char path[PATH_MAX], idbuf[16];
+	struct handle *h;
+	int round, i, slot, id, old, err;
 
 	if (mni > IPC_SLOTS)
 		mni = IPC_SLOTS;
-	for (i = 0; i < mni; i++) {
-		slot = (int)((next + (uint64_t)i) % (uint64_t)mni);
-		slot_path(path, sizeof(path), ops, slot);
-		err = link_tmpfile(fd, path);
-		if (err == 0)
-			goto claimed;
-		if (err != -EEXIST)
-			return err;
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < mni; i++) {
+			slot = (int)((next + (uint64_t)i) % (uint64_t)mni);
+			/* Wrapping around bumps the sequence, as idr_alloc_cyclic. */
+			id = (int)(((uint64_t)slot < next ? (seq + 1) % IPC_SEQ_MAX : seq) *
+				   IPC_SLOTS + (uint64_t)slot);
+			slot_name(path, sizeof(path), ops, slot);
+			snprintf(idbuf, sizeof(idbuf), "%d", id);
+			if (symlink(idbuf, path) == 0)
+				goto claimed;
+			if (errno != EEXIST)
+				return -ENOSPC;
+			if (round == 0 || (old = read_id(path)) < 0)
+				continue;
+			h = open_id(ops, old, true, &err);
+			if (h) {
+				handle_unref(h);
+				continue;
+			}
+			if (err == -EINVAL) {	/* stale: the object is gone */
+				unlink_name(path, old);
+				if (symlink(idbuf, path) == 0)
+					goto claimed;
+			}
+		}
 	}
 	return -ENOSPC;
 claimed:
-	seq = atomic_load(&k->seq);
-	if ((uint64_t)slot < next) {	/* wrapped, as the kernel's idr_alloc_cyclic */
-		seq = (seq + 1) % IPC_SEQ_MAX;
-		atomic_store(&k->seq, seq);
+	o->id = id;
+	data_path(path, sizeof(path), ops, id);
+	if ((err = link_tmpfile(dfd, path)) == 0) {
+		obj_path(path, sizeof(path), ops, id);
+		if ((err = link_tmpfile(hfd, path)) < 0) {
+			data_path(path, sizeof(path), ops, id);
+			unlink(path);
+		}
 	}
+	if (err < 0) {
+		slot_name(path, sizeof(path), ops, slot);
+		unlink_name(path, id);
+		return err == -EEXIST ? -ENOSPC : err;
+	}
+	atomic_store(&k->seq, (uint64_t)id_seq(id));
 	atomic_store(&k->next_idx, (uint64_t)slot + 1);
-	o->id = (int32_t)(seq * IPC_SLOTS + (uint64_t)slot);
-	atomic_store(&k->slot_id[slot], o->id);
-	return o->id;
+	return id;
 }
 
 static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
@@ -675,24 +838,30 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	const struct creds *c = uipc__creds();
 	char path[PATH_MAX], idbuf[32];
 	struct ns_file *ns = uipc__ns();
+	size_t hsize = ops->hdr_bytes;
+	long size = ops->new_size(arg);
 	struct uipc_obj *o;
 	struct handle *h;
-	long size = ops->new_size(arg);
-	int fd, id, err;
+	int hfd, dfd, id, err;
+	unsigned mode;
 
 	if (size < 0)
 		return (int)size;
 	if (!ns)
 		return -ENOSPC;
-	fd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
+	hfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (hfd < 0)
 		return errno == EACCES ? -EACCES : -ENOSPC;
-	flock(fd, LOCK_EX);
-	err = -ENOMEM;
-	if (ftruncate(fd, size) < 0)
+	dfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	err = -ENOSPC;
+	if (dfd < 0)
 		goto out_close;
-	o = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (o == MAP_FAILED)
+	flock(hfd, LOCK_EX);
+	err = -ENOMEM;
+	if (ftruncate(hfd, (off_t)hsize) < 0 || ftruncate(dfd, size - (off_t)hsize) < 0)
+		goto out_close;
+	o = (struct uipc_obj *)map_view(hfd, dfd, hsize, (size_t)size - hsize);
+	if (!o)
 		goto out_close;
 	o->magic = UIPC_MAGIC;
 	o->version = UIPC_VERSION;
@@ -707,29 +876,31 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 		err = ops->init(o, arg);
 	if (err)
 		goto out_unmap;
-	fchmod(fd, uipc__file_mode(&o->perm));
-	id = claim_slot(ops, ns, fd, o);
+	mode = uipc__file_mode(&o->perm);
+	fchmod(hfd, mode | 0444);
+	fchmod(dfd, mode);
+	id = claim_slot(ops, ns, hfd, dfd, o);
 	if (id < 0) {
 		err = id;
 		goto out_unmap;
 	}
 	if (key != IPC_PRIVATE) {
-		key_path(path, sizeof(path), ops, key);
+		key_name(path, sizeof(path), ops, key);
 		snprintf(idbuf, sizeof(idbuf), "%d", id);
 		if (symlink(idbuf, path) < 0) {
 			/* Lost the race for the key: undo, the caller looks again. */
-			err = errno == EEXIST ? -EEXIST : -errno;
+			err = errno == EEXIST ? -EEXIST : -ENOSPC;
 			atomic_store(&o->state, OBJ_REMOVED);
-			slot_path(path, sizeof(path), ops, id_slot(id));
-			unlink(path);
+			unlink_names(ops, id, IPC_PRIVATE, hfd);
 			goto out_unmap;
 		}
 	}
 	atomic_store(&o->state, OBJ_LIVE);
-	flock(fd, LOCK_UN);
+	flock(hfd, LOCK_UN);
 	munmap(o, (size_t)size);
-	h = open_slot(ops, id_slot(id), id, &err);
-	close(fd);
+	close(hfd);
+	close(dfd);
+	h = open_id(ops, id, false, &err);
 	if (h) {
 		cache_install(h);
 		handle_unref(h);
@@ -738,7 +909,9 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 out_unmap:
 	munmap(o, (size_t)size);
 out_close:
-	close(fd);
+	close(hfd);
+	if (dfd >= 0)
+		close(dfd);
 	return err;
 }
 
@@ -746,9 +919,8 @@ out_close:
 int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 {
 	const struct creds *c = uipc__creds_refresh();
-	char path[PATH_MAX], link[32];
+	char path[PATH_MAX];
 	struct handle *h;
-	ssize_t n;
 	int id, err, tries;
 
 	uipc__limits_expire();
@@ -756,37 +928,33 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 		return -ENOSPC;
 	if (key == IPC_PRIVATE)
 		return create(ops, key, flg, arg);
-	key_path(path, sizeof(path), ops, key);
+	key_name(path, sizeof(path), ops, key);
 	for (tries = 0; tries < 100; tries++) {
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0) {
-			if (errno != ENOENT)
+		id = read_id(path);
+		if (id < 0) {
+			if (errno != ENOENT && errno != EINVAL)
 				return -errno;
-			if (!(flg & IPC_CREAT))
-				return -ENOENT;
-			err = create(ops, key, flg, arg);
-			if (err != -EEXIST)
-				return err;
-			continue;
+			if (errno == ENOENT) {
+				if (!(flg & IPC_CREAT))
+					return -ENOENT;
+				err = create(ops, key, flg, arg);
+				if (err != -EEXIST)
+					return err;
+				continue;
+			}
 		}
-		link[n] = 0;
-		id = atoi(link);
 		h = uipc__handle_get(ops, id, &err);
-		if (!h && err == -EACCES) {
-			/* The file's mode excludes the caller: the object exists. */
-			if ((flg & IPC_CREAT) && (flg & IPC_EXCL))
-				return -EEXIST;
-			return (flg & 0777) ? -EACCES : id;
-		}
+		if (!h && err == -EACCES)	/* the data is closed to the caller */
+			h = uipc__handle_read(ops, id, &err);
 		if (!h) {
 			if (err != -EINVAL)
 				return err;
-			unlink_stale_key(path, link);
+			unlink_name(path, id);	/* stale */
 			continue;
 		}
 		if (hobj(h)->key != key) {
 			uipc__handle_put(h);
-			unlink_stale_key(path, link);
+			unlink_name(path, id);
 			continue;
 		}
 		if ((flg & IPC_CREAT) && (flg & IPC_EXCL))
@@ -806,24 +974,15 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 int uipc__remove(struct handle *h, const struct obj_ops *ops)
 {
 	struct uipc_obj *o = hobj(h);
-	char path[PATH_MAX], link[32], want[32];
-	key_t key = o->key;
+	char path[PATH_MAX];
 	struct stat st;
-	ssize_t n;
 
 	atomic_store(&o->state, OBJ_REMOVED);
 	ops->wake_all(o);
 	uipc__unlock(h);
-	if (key != IPC_PRIVATE) {
-		key_path(path, sizeof(path), ops, key);
-		snprintf(want, sizeof(want), "%d", h->id);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n > 0 && (link[n] = 0, !strcmp(link, want)))
-			unlink_stale_key(path, want);
-	}
-	slot_path(path, sizeof(path), ops, id_slot(h->id));
+	obj_path(path, sizeof(path), ops, h->id);
 	if (stat(path, &st) == 0 && st.st_ino == h->ino)
-		unlink(path);
+		unlink_names(ops, h->id, o->key, -1);
 	handle_retire(h, cache_word(h));
 	return 0;
 }
@@ -831,20 +990,23 @@ int uipc__remove(struct handle *h, const struct obj_ops *ops)
 /*
  * Walk the objects of a kind: call fn on each live one (unlocked; fn reads
  * racily, as the kernel's MSG_INFO reads counters).  Returns the highest slot
- * in use, or -1; *in_use gets the number of objects.
+ * in use, or -1; *in_use gets the number of objects.  Stale slot names are
+ * unlinked on the way.
  */
 int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, void *arg), void *arg,
 		   int *in_use)
 {
 	size_t plen = strlen(ops->prefix);
+	char path[PATH_MAX];
 	struct dirent *d;
 	struct handle *h;
-	int max = -1, slot, err;
+	int max = -1, slot, id, err;
 	char *end;
 	DIR *dir;
 
 	*in_use = 0;
-	dir = opendir(uipc_root());
+	snprintf(path, sizeof(path), "%s/names", uipc_root());
+	dir = opendir(path);
 	if (!dir)
 		return -1;
 	while ((d = readdir(dir))) {
@@ -853,7 +1015,11 @@ int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, voi
 		slot = (int)strtol(d->d_name + plen + 1, &end, 10);
 		if (*end || slot < 0 || slot >= IPC_SLOTS)
 			continue;
-		h = open_slot(ops, slot, -1, &err);
+		slot_name(path, sizeof(path), ops, slot);
+		id = read_id(path);
+		h = open_id(ops, id, true, &err);
+		if (!h && err == -EINVAL && id >= 0)
+			unlink_name(path, id);
 		if (!h && err != -EACCES)
 			continue;
 		if (slot > max)

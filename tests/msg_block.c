@@ -727,9 +727,10 @@ static void join_threads(void)
 			continue;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += (time_t)poll_bound + 1;
-		if (pthread_timedjoin_np(threads[i], NULL, &ts) != 0)
+		if (pthread_timedjoin_np(threads[i], NULL, &ts) != 0) {
 			T_FAIL("thread w%d did not finish", i);
 			timed_out();
+		}
 		thread_started[i] = 0;
 	}
 }
@@ -1264,6 +1265,52 @@ static void sc_stop(void)
 	rmq(q);
 }
 
+/*
+ * A stopped waiter is not waiting: when SIGSTOP wakes it the kernel takes it
+ * off the queue's list of waiters (it waits again, at the back, after
+ * SIGCONT).  A message sent meanwhile goes to the next waiting receiver, and
+ * room freed meanwhile lets the next blocked sender in.
+ */
+static void sc_stopped_skipped(void)
+{
+	int q = mkq();
+
+	start_proc(0, OP_RCV, q, 0, 64, 0, SIGH_NONE);
+	wait_blocked(0);
+	start_proc(1, OP_RCV, q, 0, 64, 0, SIGH_NONE);
+	wait_blocked(1);
+	kill(SH->slot[0].pid, SIGSTOP);
+	wait_stopped(0);
+	put(q, 5, 5);
+	expect(1, 5, 0, 5);
+	qstat(q, "next receiver served", 0, 0);
+	still_waiting(0);
+	kill(SH->slot[0].pid, SIGCONT);
+	wait_blocked(0);
+	put(q, 6, 6);
+	expect(0, 6, 0, 6);
+	qstat(q, "continued receiver served", 0, 0);
+
+	set_qbytes(q, 10);
+	put(q, 4, 10);
+	start_proc(2, OP_SND, q, 7, 10, 0, SIGH_NONE);
+	wait_blocked(2);
+	start_proc(3, OP_SND, q, 8, 10, 0, SIGH_NONE);
+	wait_blocked(3);
+	kill(SH->slot[2].pid, SIGSTOP);
+	wait_stopped(2);
+	get(q, 64, 0, IPC_NOWAIT, 4, 10);
+	expect(3, 0, 0, 0);
+	still_waiting(2);
+	kill(SH->slot[2].pid, SIGCONT);
+	wait_blocked(2);
+	get(q, 64, 0, IPC_NOWAIT, 8, 10);
+	expect(2, 0, 0, 0);
+	get(q, 64, 0, IPC_NOWAIT, 7, 10);
+	qstat(q, "end", 0, 0);
+	rmq(q);
+}
+
 /* (8) IPC_NOWAIT never blocks, whoever else waits. */
 static void sc_nowait(void)
 {
@@ -1429,6 +1476,76 @@ static void sc_threads(void)
 	join_threads();
 	ds = qstat(q, "dequeued by thread", 0, 0);
 	check_pids(&ds, runner_pid, runner_pid);
+
+	/*
+	 * A signal aimed at one blocked thread interrupts that thread's call
+	 * only, whether the handler has SA_RESTART (signal()) or not.
+	 */
+	for (int k = 0; k < 2; k++) {
+		int a = 8 + 2 * k, b = 9 + 2 * k;
+
+		if (k == 0) {
+			signal(SIGUSR1, on_sig);
+		} else {
+			struct sigaction sa;
+
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_handler = on_sig;
+			sigemptyset(&sa.sa_mask);
+			sigaction(SIGUSR1, &sa, NULL);
+		}
+		handler_runs = 0;
+		start_thread(a, OP_RCV, q, 0, 64, 0);
+		wait_blocked(a);
+		start_thread(b, OP_RCV, q, 0, 64, 0);
+		wait_blocked(b);
+		syscall(SYS_tgkill, (int)runner_pid, (int)SH->slot[a].tid,
+			SIGUSR1);
+		expect(a, -1, EINTR, 0);
+		CHECK_EQ(handler_runs, 1);
+		still_waiting(b);
+		put(q, 5, 3);
+		expect(b, 3, 0, 5);
+		join_threads();
+		qstat(q, "after interrupted thread", 0, 0);
+	}
+	signal(SIGUSR1, SIG_DFL);
+	rmq(q);
+}
+
+/*
+ * A blocked sender let in by a receive hands its message straight to a
+ * blocked receiver: the message never shows in the queue.
+ */
+static void sc_chain(void)
+{
+	int q = mkq();
+	struct msqid_ds ds;
+
+	set_qbytes(q, 16);
+	put(q, 1, 16);
+	start_proc(0, OP_RCV, q, 2, 64, 0, SIGH_NONE);
+	wait_blocked(0);
+	start_proc(1, OP_SND, q, 2, 12, 0, SIGH_NONE);
+	wait_blocked(1);
+	get(q, 64, 1, IPC_NOWAIT, 1, 16);
+	expect(1, 0, 0, 0);
+	expect(0, 12, 0, 2);
+	ds = qstat(q, "sender to receiver", 0, 0);
+	check_pids(&ds, SH->slot[1].pid, SH->slot[0].pid);
+
+	/* the same, the sender let in by IPC_SET */
+	put(q, 1, 16);
+	start_proc(2, OP_RCV, q, 2, 64, 0, SIGH_NONE);
+	wait_blocked(2);
+	start_proc(3, OP_SND, q, 2, 8, 0, SIGH_NONE);
+	wait_blocked(3);
+	set_qbytes(q, 24);
+	expect(3, 0, 0, 0);
+	expect(2, 8, 0, 2);
+	ds = qstat(q, "let in by IPC_SET", 1, 16);
+	check_pids(&ds, SH->slot[3].pid, SH->slot[2].pid);
+	get(q, 64, 0, IPC_NOWAIT, 1, 16);
 	rmq(q);
 }
 
@@ -1489,9 +1606,11 @@ static const struct scenario scenarios[] = {
 	{ "rmid_wakes_all", sc_rmid },
 	{ "eintr", sc_eintr },
 	{ "stop_cont", sc_stop },
+	{ "stopped_waiter_skipped", sc_stopped_skipped },
 	{ "nowait", sc_nowait },
 	{ "lspid_lrpid", sc_pids },
 	{ "threads", sc_threads },
+	{ "sender_to_receiver", sc_chain },
 	{ "killed_waiters", sc_killed },
 };
 

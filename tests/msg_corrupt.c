@@ -111,6 +111,7 @@ struct stats {
 	char pristine_msg[NLANES + 1][300];
 	_Atomic int foreign_bad;
 	char foreign_msg[MAX_FAILS][300];
+	char detail[NLANES + 1][200];	/* the last child's complaint */
 };
 static struct stats *st;
 
@@ -151,9 +152,11 @@ static uint64_t rnd_below(uint64_t n)
 
 /* ---- directory snapshot and restore ---- */
 
+enum etype { E_FILE, E_LINK, E_DIR };
+
 struct entry {
-	char name[256];
-	int is_link;
+	char name[256];			/* path relative to the lane's directory */
+	enum etype type;
 	mode_t mode;
 	size_t size;
 	unsigned char *data;
@@ -171,75 +174,118 @@ struct lane {
 	key_t key;
 	int id, slot;
 	int nmsgs;			/* in the queue after setup */
-	unsigned long cbytes;
 	struct entry e[MAX_ENTRIES];
 	int n;
 	int msg_entry, ns_entry;	/* indices in e[], or -1 */
 };
 
-static int snapshot(struct lane *ln)
-{
-	DIR *d = fdopendir(dup(ln->dfd));
-	struct dirent *de;
+static char snap_err[200];
 
+static int read_file(struct lane *ln, struct entry *e)
+{
+	e->data = malloc(e->size + 1);
+	e->pages = malloc((e->size / 4096 + 1) * sizeof(size_t));
+	e->live = malloc((e->size / 8 + 1) * sizeof(size_t));
+	int fd = openat(ln->dfd, e->name, O_RDONLY);
+	ssize_t got = fd < 0 || !e->data || !e->pages || !e->live ? -1 :
+		      pread(fd, e->data, e->size, 0);
+	snprintf(snap_err, sizeof(snap_err), "%.100s: read %zd of %zu bytes: %s", e->name, got,
+		 e->size, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (got != (ssize_t)e->size)
+		return -1;
+	for (size_t off = 0; off < e->size; off += 4096) {
+		size_t len = e->size - off < 4096 ? e->size - off : 4096;
+		for (size_t i = 0; i < len; i++)
+			if (e->data[off + i]) {
+				e->pages[e->npages++] = off;
+				break;
+			}
+	}
+	for (size_t off = 0; off + 8 <= e->size; off += 8) {
+		uint64_t w;
+		memcpy(&w, e->data + off, 8);
+		if (w)
+			e->live[e->nlive++] = off;
+	}
+	return 0;
+}
+
+/* Records everything under 'sub' ("" for the lane's directory), parents first. */
+static int snapshot_dir(struct lane *ln, const char *sub)
+{
+	int fd = *sub ? openat(ln->dfd, sub, O_RDONLY | O_DIRECTORY) : dup(ln->dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	int r = 0;
+
+	snprintf(snap_err, sizeof(snap_err), "opendir %s: %s", sub, strerror(errno));
 	if (!d)
 		return -1;
-	ln->n = 0;
-	while ((de = readdir(d))) {
+	while (!r && (de = readdir(d))) {
 		struct stat sb;
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (ln->n == MAX_ENTRIES || fstatat(ln->dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW))
-			goto fail;
+		snprintf(snap_err, sizeof(snap_err), "more than %d names", MAX_ENTRIES);
+		if (ln->n == MAX_ENTRIES) {
+			r = -1;
+			break;
+		}
 		struct entry *e = &ln->e[ln->n++];
 		memset(e, 0, sizeof(*e));
-		snprintf(e->name, sizeof(e->name), "%s", de->d_name);
+		snprintf(e->name, sizeof(e->name), "%s%s%.200s", sub, *sub ? "/" : "", de->d_name);
+		snprintf(snap_err, sizeof(snap_err), "%.100s: %s", e->name, strerror(errno));
+		if (fstatat(ln->dfd, e->name, &sb, AT_SYMLINK_NOFOLLOW)) {
+			r = -1;
+			break;
+		}
 		e->mode = sb.st_mode & 07777;
 		if (S_ISLNK(sb.st_mode)) {
 			ssize_t k = readlinkat(ln->dfd, e->name, e->link, sizeof(e->link) - 1);
 			if (k < 0)
-				goto fail;
-			e->link[k] = 0;
-			e->is_link = 1;
-			continue;
-		}
-		if (!S_ISREG(sb.st_mode))
-			goto fail;
-		e->size = (size_t)sb.st_size;
-		e->data = malloc(e->size + 1);
-		e->pages = malloc((e->size / 4096 + 1) * sizeof(size_t));
-		e->live = malloc((e->size / 8 + 1) * sizeof(size_t));
-		int fd = openat(ln->dfd, e->name, O_RDONLY);
-		if (fd < 0 || !e->data || !e->pages || !e->live ||
-		    pread(fd, e->data, e->size, 0) != (ssize_t)e->size)
-			goto fail;
-		close(fd);
-		for (size_t off = 0; off < e->size; off += 4096) {
-			size_t len = e->size - off < 4096 ? e->size - off : 4096;
-			for (size_t i = 0; i < len; i++)
-				if (e->data[off + i]) {
-					e->pages[e->npages++] = off;
-					break;
-				}
-		}
-		for (size_t off = 0; off + 8 <= e->size; off += 8) {
-			uint64_t w;
-			memcpy(&w, e->data + off, 8);
-			if (w)
-				e->live[e->nlive++] = off;
+				r = -1;
+			else
+				e->link[k] = 0;
+			e->type = E_LINK;
+		} else if (S_ISDIR(sb.st_mode)) {
+			e->type = E_DIR;
+			r = snapshot_dir(ln, e->name);
+		} else if (S_ISREG(sb.st_mode)) {
+			e->type = E_FILE;
+			e->size = (size_t)sb.st_size;
+			r = read_file(ln, e);
+		} else {
+			snprintf(snap_err, sizeof(snap_err), "%.100s: not a file, directory or "
+				 "symlink", e->name);
+			r = -1;
 		}
 	}
 	closedir(d);
-	return 0;
-fail:
-	closedir(d);
-	return -1;
+	return r;
 }
 
+static int snapshot(struct lane *ln)
+{
+	ln->n = 0;
+	return snapshot_dir(ln, "");
+}
+
+/* Removes 'name' under dfd, whatever it is (a directory with its content). */
 static void remove_any(int dfd, const char *name)
 {
-	if (unlinkat(dfd, name, 0) != 0 && (errno == EISDIR || errno == EPERM))
-		unlinkat(dfd, name, AT_REMOVEDIR);
+	if (unlinkat(dfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
+		return;
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	if (d) {
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				remove_any(dirfd(d), de->d_name);
+		closedir(d);
+	}
+	unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
 static int write_entry(int dfd, const struct entry *e, int fresh)
@@ -261,29 +307,43 @@ static int write_entry(int dfd, const struct entry *e, int fresh)
 	return r;
 }
 
+/* Removes what is under 'sub' and not in the snapshot. */
+static void remove_extra(struct lane *ln, const char *sub)
+{
+	int fd = *sub ? openat(ln->dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) : dup(ln->dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	char path[512];
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat sb;
+		int found = -1;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s%s%.250s", sub, *sub ? "/" : "", de->d_name);
+		for (int i = 0; i < ln->n; i++)
+			if (!strcmp(ln->e[i].name, path))
+				found = i;
+		if (found < 0)
+			remove_any(ln->dfd, path);
+		else if (ln->e[found].type == E_DIR &&
+			 fstatat(ln->dfd, path, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
+			remove_extra(ln, path);
+	}
+	closedir(d);
+}
+
 /* Make the lane's directory exactly the snapshot again. */
 static int restore(struct lane *ln)
 {
-	DIR *d = fdopendir(dup(ln->dfd));
-	struct dirent *de;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		int found = 0;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		for (int i = 0; i < ln->n; i++)
-			found |= !strcmp(ln->e[i].name, de->d_name);
-		if (!found)
-			remove_any(ln->dfd, de->d_name);
-	}
-	closedir(d);
+	remove_extra(ln, "");
 	for (int i = 0; i < ln->n; i++) {
 		struct entry *e = &ln->e[i];
 		struct stat sb;
 		int have = fstatat(ln->dfd, e->name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
-		if (e->is_link) {
+		if (e->type == E_LINK) {
 			char buf[256];
 			ssize_t k = have && S_ISLNK(sb.st_mode)
 					    ? readlinkat(ln->dfd, e->name, buf, sizeof(buf) - 1) : -1;
@@ -293,14 +353,22 @@ static int restore(struct lane *ln)
 				remove_any(ln->dfd, e->name);
 			if (symlinkat(e->link, ln->dfd, e->name))
 				return -1;
-			continue;
+		} else if (e->type == E_DIR) {
+			if (have && !S_ISDIR(sb.st_mode)) {
+				remove_any(ln->dfd, e->name);
+				have = 0;
+			}
+			if ((!have && mkdirat(ln->dfd, e->name, e->mode)) ||
+			    fchmodat(ln->dfd, e->name, e->mode, 0))
+				return -1;
+		} else {
+			if (have && !S_ISREG(sb.st_mode)) {
+				remove_any(ln->dfd, e->name);
+				have = 0;
+			}
+			if (write_entry(ln->dfd, e, !have))
+				return -1;
 		}
-		if (have && !S_ISREG(sb.st_mode)) {
-			remove_any(ln->dfd, e->name);
-			have = 0;
-		}
-		if (write_entry(ln->dfd, e, !have))
-			return -1;
 	}
 	return 0;
 }
@@ -473,7 +541,7 @@ struct rbuf {
 
 static int phase_now;
 static int fail_code;		/* exit status of the child: 10 + call */
-static const char *fail_why;
+static int lane_no;
 static double call_t0;
 
 static double now(void)
@@ -502,8 +570,9 @@ static void end(int c, long r, int e, int ok)
 	} else if (r >= 0 && ok) {
 		atomic_fetch_add(&st->ok[phase_now][c], 1);
 	} else {
-		fail_why = r == -1 ? "returned -1 with errno 0 or out of range" :
-				     "returned a value out of range";
+		snprintf(st->detail[lane_no], sizeof(st->detail[lane_no]),
+			 "%s returned %ld, errno %d%s", call_name[c], r, e,
+			 r >= 0 ? " (out of range, or wrote past the buffer)" : "");
 		fail_code = 10 + c;
 	}
 	if (fail_code)
@@ -738,7 +807,7 @@ static int pristine_check(const char *when)
 static void record_outcome(int ph, long iter, int status, int mapped)
 {
 	const char *what = NULL;
-	char why[64];
+	char why[200];
 
 	atomic_fetch_add(&st->iters[ph], 1);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -760,8 +829,7 @@ static void record_outcome(int ph, long iter, int status, int mapped)
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) >= 10 &&
 		   WEXITSTATUS(status) < 10 + NCALLS) {
 		atomic_fetch_add(&st->bad[ph], 1);
-		snprintf(why, sizeof(why), "bad result from %s",
-			 call_name[WEXITSTATUS(status) - 10]);
+		snprintf(why, sizeof(why), "bad result: %.150s", st->detail[lane_no]);
 		what = why;
 	} else {
 		atomic_fetch_add(&st->bad[ph], 1);
@@ -807,6 +875,7 @@ static void iteration(long iter, int verbose)
 			damage_size(fd, e);
 	}
 	uint64_t child_seed = rnd();
+	st->detail[lane_no][0] = 0;
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -846,6 +915,7 @@ static int lane_setup(int no, const char *root, const char *sub)
 	size_t nl = 0;
 
 	lane.no = no;
+	lane_no = no;
 	lane.key = KEY_BASE + no;
 	lane.msg_entry = lane.ns_entry = -1;
 	snprintf(lane.dir, sizeof(lane.dir), "%s/%s", root, sub);
@@ -876,21 +946,24 @@ static int lane_setup(int no, const char *root, const char *sub)
 	}
 	lane.slot = lane.id % 32768;
 	if (snapshot(&lane)) {
-		lane_fail("lane %d: cannot snapshot %s (more than %d names, or not files or "
-			  "symlinks)", no, lane.dir, MAX_ENTRIES);
+		lane_fail("lane %d: cannot snapshot %s: %s", no, lane.dir, snap_err);
 		return -1;
 	}
 	for (int i = 0; i < lane.n; i++) {
 		nl += (size_t)snprintf(names + nl, sizeof(names) - nl, " %s%s", lane.e[i].name,
-				       lane.e[i].is_link ? "@" : "");
+				       lane.e[i].type == E_LINK ? "@" : lane.e[i].type == E_DIR ? "/" : "");
 		if (nl >= sizeof(names))
 			nl = sizeof(names) - 1;
 	}
-	snprintf(want, sizeof(want), "msg.%d", lane.slot);
+	/* The queue's file: msg.<slot> or msg.<id> (the same in a fresh root). */
+	snprintf(want, sizeof(want), "msg.%d", lane.id);
 	for (int i = 0; i < lane.n; i++) {
-		if (!strcmp(lane.e[i].name, want) && !lane.e[i].is_link)
+		char alt[64];
+		snprintf(alt, sizeof(alt), "msg.%d", lane.slot);
+		if ((!strcmp(lane.e[i].name, want) || !strcmp(lane.e[i].name, alt)) &&
+		    lane.e[i].type == E_FILE)
 			lane.msg_entry = i;
-		if (!strcmp(lane.e[i].name, "namespace") && !lane.e[i].is_link)
+		if (!strcmp(lane.e[i].name, "namespace") && lane.e[i].type == E_FILE)
 			lane.ns_entry = i;
 	}
 	if (lane.msg_entry < 0) {
@@ -899,7 +972,7 @@ static int lane_setup(int no, const char *root, const char *sub)
 		return -1;
 	}
 	if (no == 0)
-		printf("# names in a root with two queues:%s (@: symlink)\n", names);
+		printf("# names in a root with two queues:%s (@: symlink, /: directory)\n", names);
 	return 0;
 }
 
@@ -1034,8 +1107,8 @@ static int make_foreign(const char *name, enum fkind k, int fslot)
 	return -1;
 }
 
-enum ftarget { T_SLOT, T_KEY, T_NS };
-static const char *const ftarget_name[] = { "msg.<slot>", "key link", "namespace" };
+enum ftarget { T_SLOT, T_SLOTLINK, T_KEY, T_NS };
+static const char *const ftarget_name[] = { "msg.<slot>", "slot link", "key link", "namespace" };
 
 /*
  * In a child: the calls around a foreign thing in slot fslot / key fkey.
@@ -1067,25 +1140,38 @@ static void __attribute__((noreturn)) foreign_child(int fslot, key_t fkey, int o
 	if (!others)
 		_exit(0);
 	/* A foreign name beside them does not disturb the real queue ... */
+	char *d = st->detail[lane_no];
+	size_t dsz = sizeof(st->detail[lane_no]);
 	alarm(CALL_ALARM);
-	if (uipc_msgctl(lane.id, IPC_STAT, &ds) != 0 || ds.msg_qnum != (msgqnum_t)lane.nmsgs)
+	if ((r = uipc_msgctl(lane.id, IPC_STAT, &ds)) != 0 || ds.msg_qnum != (msgqnum_t)lane.nmsgs) {
+		snprintf(d, dsz, "IPC_STAT of the real queue: %d %s, msg_qnum %lu", r,
+			 r ? strerror(errno) : "", (unsigned long)ds.msg_qnum);
 		_exit(5);
-	if (uipc_msgget(lane.key, 0) != lane.id)
-		_exit(6);
+	}
+	if ((r = uipc_msgget(lane.key, 0)) != lane.id) {
+		snprintf(d, dsz, "msgget of the real queue's key: %d %s", r, strerror(errno));
+		_exit(5);
+	}
 	/* ... nor the creation and use of a new one. */
 	int id = uipc_msgget(IPC_PRIVATE, IPC_CREAT | 0600);
 	b.mtype = 3;
 	memset(b.text, 'z', 100);
-	if (id < 0 || uipc_msgsnd(id, &b, 100, IPC_NOWAIT) != 0 ||
+	if (id < 0) {
+		snprintf(d, dsz, "msgget(IPC_PRIVATE): %s", strerror(errno));
+		_exit(5);
+	}
+	if (uipc_msgsnd(id, &b, 100, IPC_NOWAIT) != 0 ||
 	    uipc_msgrcv(id, &b, BUFSZ, 3, IPC_NOWAIT) != 100 ||
-	    uipc_msgctl(id, IPC_RMID, NULL) != 0)
-		_exit(7);
+	    uipc_msgctl(id, IPC_RMID, NULL) != 0) {
+		snprintf(d, dsz, "new queue %d: msgsnd/msgrcv/IPC_RMID: %s", id, strerror(errno));
+		_exit(5);
+	}
 	_exit(0);
 }
 
 static void __attribute__((noreturn)) foreign_main(const char *root)
 {
-	char name[128], keyname[128] = "";
+	char name[300], keyname[300] = "", slotname[300] = "";
 	int n = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -1096,28 +1182,38 @@ static void __attribute__((noreturn)) foreign_main(const char *root)
 	int fslot = (lane.slot + 7) % 32768;
 	key_t fkey = lane.key + 0x100;
 	/* The key link's name, as the library spells it: the link to our id. */
-	char idtext[32], keyhex[16];
+	char idtext[32], keyhex[16], slotsuffix[32];
 	snprintf(idtext, sizeof(idtext), "%d", lane.id);
 	snprintf(keyhex, sizeof(keyhex), "%08x", (unsigned)lane.key);
+	snprintf(slotsuffix, sizeof(slotsuffix), ".%d", lane.slot);
 	for (int i = 0; i < lane.n; i++) {
-		char *p;
-		if (lane.e[i].is_link && !strcmp(lane.e[i].link, idtext) &&
-		    (p = strstr(lane.e[i].name, keyhex))) {
-			snprintf(keyname, sizeof(keyname), "%.*s%08x%s", (int)(p - lane.e[i].name),
-				 lane.e[i].name, (unsigned)fkey, p + 8);
-		}
+		const char *nm = lane.e[i].name, *p;
+		size_t l = strlen(nm), sl = strlen(slotsuffix);
+		if (lane.e[i].type != E_LINK || strcmp(lane.e[i].link, idtext))
+			continue;
+		if ((p = strstr(nm, keyhex)))
+			snprintf(keyname, sizeof(keyname), "%.*s%08x%s", (int)(p - nm), nm,
+				 (unsigned)fkey, p + 8);
+		else if (l > sl && !strcmp(nm + l - sl, slotsuffix))
+			snprintf(slotname, sizeof(slotname), "%.*s.%d", (int)(l - sl), nm, fslot);
 	}
 	if (!keyname[0])
 		printf("# no key link found (a symlink to the id named after the key): key "
 		       "link cases skipped\n");
+	if (!slotname[0])
+		printf("# no slot link found (a symlink to the id named after the slot): slot "
+		       "link cases skipped\n");
 	for (int t = T_SLOT; t <= T_NS; t++) {
 		for (int k = 0; k < F_COUNT; k++) {
-			if (t != T_KEY && k >= F_KEY_GARBAGE)
+			int is_link = t == T_KEY || t == T_SLOTLINK;
+			if (!is_link && k >= F_KEY_GARBAGE)
 				continue;
-			if (t == T_KEY && (!keyname[0] || k == F_LN_REAL || k == F_LN_LOOP))
+			if ((t == T_KEY && !keyname[0]) || (t == T_SLOTLINK && !slotname[0]))
 				continue;
 			if (t == T_SLOT)
 				snprintf(name, sizeof(name), "msg.%d", fslot);
+			else if (t == T_SLOTLINK)
+				snprintf(name, sizeof(name), "%s", slotname);
 			else if (t == T_KEY)
 				snprintf(name, sizeof(name), "%s", keyname);
 			else
@@ -1131,6 +1227,7 @@ static void __attribute__((noreturn)) foreign_main(const char *root)
 					 "cannot make %s as %s: %s", fkind_name[k], name, strerror(errno));
 				continue;
 			}
+			st->detail[lane_no][0] = 0;
 			pid_t pid = fork();
 			if (pid == 0)
 				foreign_child(fslot, fkey, t != T_NS);
@@ -1138,12 +1235,9 @@ static void __attribute__((noreturn)) foreign_main(const char *root)
 			n++;
 			dlen = 0;
 			note(" %s as %s (%s)", fkind_name[k], name, ftarget_name[t]);
-			if (WIFEXITED(status) && WEXITSTATUS(status) >= 5 && WEXITSTATUS(status) <= 7) {
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 5) {
 				add_fail(&st->foreign_msg[0][0], MAX_FAILS, &st->foreign_bad,
-					 "%s: %s", desc + 1,
-					 WEXITSTATUS(status) == 5 ? "IPC_STAT of the real queue failed"
-					 : WEXITSTATUS(status) == 6 ? "msgget of the real queue's key failed"
-					 : "a new queue could not be created and used");
+					 "%.120s: %.170s", desc + 1, st->detail[lane_no]);
 				status = 0;
 			}
 			record_outcome(PH_FOREIGN, n, status, 0);

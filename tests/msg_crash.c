@@ -206,17 +206,10 @@ static size_t build(uint32_t s, uint32_t seq, struct rmsg *m, int *q)
 	return d.size;
 }
 
-/*
- * Identifies and checks a received message: n bytes returned by msgrcv on
- * queue q with a buffer of bufsz bytes (truncated: MSG_NOERROR).  Returns
- * NULL and (s, seq), or what is wrong.
- */
-static const char *verify(const struct rmsg *m, size_t n, size_t bufsz, int truncated,
-			  int q, uint32_t *ps, uint32_t *pseq)
+/* Identifies a received message of n bytes: NULL and (s, seq), or what is wrong. */
+static const char *identify(const struct rmsg *m, size_t n, uint32_t *ps, uint32_t *pseq)
 {
-	static struct rmsg ref;
 	uint32_t s, seq;
-	int rq;
 
 	if (m->mtype >= TINY_BASE) {
 		s = (uint32_t)((m->mtype - TINY_BASE) >> SEQ_BITS);
@@ -233,6 +226,24 @@ static const char *verify(const struct rmsg *m, size_t n, size_t bufsz, int trun
 		return "message from an unknown sender or seq";
 	*ps = s;
 	*pseq = seq;
+	return NULL;
+}
+
+/*
+ * Identifies and checks a received message: n bytes returned by msgrcv on
+ * queue q with a buffer of bufsz bytes (truncated: MSG_NOERROR).  Returns
+ * NULL and (s, seq), or what is wrong.
+ */
+static const char *verify(const struct rmsg *m, size_t n, size_t bufsz, int truncated,
+			  int q, uint32_t *ps, uint32_t *pseq)
+{
+	static struct rmsg ref;
+	const char *bad = identify(m, n, ps, pseq);
+	uint32_t s = *ps, seq = *pseq;
+	int rq;
+
+	if (bad)
+		return bad;
 	size_t size = build(s, seq, &ref, &rq);
 	if (ref.mtype != m->mtype)
 		return "type does not match the message's (s, seq)";
@@ -369,20 +380,23 @@ static void __attribute__((noreturn)) receiver_main(int slot)
 			     typ, flags, n, strerror(e));
 			_exit(1);
 		}
+		/* Count first (a short window for a kill), then check the content. */
 		uint32_t s = 0, seq = 0;
-		const char *bad = verify(&m, (size_t)n, bufsz, !!(flags & MSG_NOERROR), q, &s, &seq);
+		const char *bad = identify(&m, (size_t)n, &s, &seq);
+		if (!bad)
+			count(s, seq, who);
+		atomic_store(&me->state, IDLE);
+		if (!bad)
+			bad = verify(&m, (size_t)n, bufsz, !!(flags & MSG_NOERROR), q, &s, &seq);
 		if (bad) {
 			werr("%s: %s: q%d mode %d type %ld size %zd (s %u seq %u)", who, bad, q,
 			     mode, m.mtype, n, s, seq);
-		} else {
-			count(s, seq, who);
-			if ((mode == 1 && m.mtype != typ) || (mode == 2 && m.mtype > k) ||
-			    ((flags & MSG_EXCEPT) && m.mtype == typ) ||
-			    (mode == 6 && typ && m.mtype != typ))
-				werr("%s: msgrcv(type %ld, flags %#x) returned type %ld", who, typ,
-				     flags, m.mtype);
+		} else if ((mode == 1 && m.mtype != typ) || (mode == 2 && m.mtype > k) ||
+			   ((flags & MSG_EXCEPT) && m.mtype == typ) ||
+			   (mode == 6 && typ && m.mtype != typ)) {
+			werr("%s: msgrcv(type %ld, flags %#x) returned type %ld", who, typ, flags,
+			     m.mtype);
 		}
-		atomic_store(&me->state, IDLE);
 	}
 	_exit(0);
 }

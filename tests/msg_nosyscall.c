@@ -436,8 +436,13 @@ int main(void)
 
 	t_case("uipc: 1000 rounds of msgsnd+msgrcv make no system call");
 	CHECK_EQ(res->count[3], 0);
-	for (int i = 0; i < res->nnrs; i++)
-		T_FAIL("system call %d was made (trap %d)", res->nrs[i], i + 1);
+	if (res->nnrs > 0) {
+		char list[MAX_NRS * 12] = "";
+		for (int i = 0; i < res->nnrs; i++)
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), " %d",
+				 res->nrs[i]);
+		T_FAIL("system calls made (numbers, first %d):%s", MAX_NRS, list);
+	}
 	t_done();
 
 	t_case("uipc: 1000 rounds under the filter return exact data");

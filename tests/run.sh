@@ -10,7 +10,11 @@ for t in "$@"; do
 	root=$(mktemp -d /dev/shm/uipc-test.XXXXXX)
 	chmod 1777 "$root"
 	out=$(mktemp)
-	UIPC_ROOT=$root timeout -k 5 "$limit" "$t" >"$out" 2>&1
+	case $t in
+	*.sh) set -- sh "$t" ;;
+	*) set -- "$t" ;;
+	esac
+	UIPC_ROOT=$root timeout -k 5 "$limit" "$@" >"$out" 2>&1
 	rc=$?
 	p=$(grep -c '^PASS ' "$out")
 	f=$(grep -c '^FAIL ' "$out")

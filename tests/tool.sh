@@ -27,7 +27,8 @@ if [ ! -x "$U" ]; then
 	exit 1
 fi
 
-me=$(id -un)
+me=$(id -un 2>/dev/null || id -u)
+grp=$(id -gn 2>/dev/null || id -g)
 nfailed=0
 PY=$(command -v python3 || true)
 
@@ -74,7 +75,7 @@ clean() { "$U" ipcrm -a >/dev/null 2>&1; }
 # q OP ID [ARGS]: msgsnd/msgrcv/msgget through libuipc.so; prints the pid
 # (or the id for get).  With "libc" instead of the library, through the libc
 # names, which are the preload library's under "uipc run".
-#   q send ID SIZE [COUNT]   q recv ID   q get KEY [FLAGS]
+#   q send ID SIZE [COUNT]   q recv ID   q get KEY [FLAGS]   q chown ID UID GID
 cat >"$T/q.py" <<'EOF'
 import ctypes, os, sys
 lib, op, arg = sys.argv[1], sys.argv[2], int(sys.argv[3], 0)
@@ -82,7 +83,7 @@ if lib == "libc":
     c, pre = ctypes.CDLL(None, use_errno=True), ""
 else:
     c, pre = ctypes.CDLL(lib, use_errno=True), "uipc_"
-snd, rcv, get = (getattr(c, pre + n) for n in ("msgsnd", "msgrcv", "msgget"))
+snd, rcv, get, ctl = (getattr(c, pre + n) for n in ("msgsnd", "msgrcv", "msgget", "msgctl"))
 snd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 rcv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_long, ctypes.c_int]
 rcv.restype = ctypes.c_ssize_t
@@ -104,22 +105,25 @@ elif op == "get":
         die("msgget")
     print(i)
     sys.exit(0)
+elif op == "chown":
+    # struct ipc_perm starts with key, uid, gid in every glibc ABI.
+    ds = ctypes.create_string_buffer(512)
+    if ctl(arg, 2, ds) != 0:
+        die("IPC_STAT")
+    ctypes.c_uint.from_buffer(ds, 4).value = int(sys.argv[4])
+    ctypes.c_uint.from_buffer(ds, 8).value = int(sys.argv[5])
+    if ctl(arg, 1, ds) != 0:
+        die("IPC_SET")
 print(os.getpid())
 EOF
-q() { py "$PY" "$T/q.py" "$B/libuipc.so" "$@"; }
+q() { san "$PY" "$T/q.py" "$B/libuipc.so" "$@"; }
 
-# Sanitizer builds (make sanitize): python loads the instrumented libraries
-# only with the sanitizer runtimes preloaded, and its own leaks are not ours.
-san=$(readelf -d "$B/libuipc.so" 2>/dev/null |
-	sed -n 's/.*(NEEDED).*\[\(lib[a-z]*san\.so[.0-9]*\)\].*/\1/p' | tr '\n' ':')
-py() {
-	if [ -n "$san" ]; then
-		LD_PRELOAD=${san%:} ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 "$@"
-	else
-		"$@"
-	fi
-}
-if [ -n "$PY" ] && ! py "$PY" -c 'import ctypes, sys; ctypes.CDLL(sys.argv[1])' "$B/libuipc.so"; then
+# san CMD...: runs CMD, a program that is not built with the sanitizers but
+# loads our libraries (python, or anything under "uipc run").  In a
+# sanitizer build (make sanitize) ASan then cannot come first in the library
+# list, and the program's own leaks are not ours.
+san() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:verify_asan_link_order=0 "$@"; }
+if [ -n "$PY" ] && ! san "$PY" -c 'import ctypes, sys; ctypes.CDLL(sys.argv[1])' "$B/libuipc.so"; then
 	echo "python3 cannot load $B/libuipc.so: cases that send messages are skipped" >&2
 	PY=
 fi
@@ -252,14 +256,12 @@ done
 [ "$k1" != "$k2" ] || fail "same key twice: $k1"
 [ "$id1" != "$id2" ] || fail "same id twice: $id1"
 { printf '\n------ Message Queues --------\nkey        msqid      owner      perms      used-bytes   messages    \n'
-  # in slot order, as MSG_STAT_ANY walks them
-  for i in "$id1 $k1 640" "$id2 $k2 644" "$id3 $k3 600"; do
-	set -- $i; echo "$(($1 % 32768)) $*"
-  done | sort -n | while read -r s i k m; do row "$k" "$i" "$me" "$m" 0 0; done
+  # in slot order (id % 32768), as MSG_STAT_ANY walks them
+  printf '%s %s %s %s\n' $((id1 % 32768)) "$id1" "$k1" 640 $((id2 % 32768)) "$id2" "$k2" 644 \
+	$((id3 % 32768)) "$id3" "$k3" 600 | sort -n | while read -r _ i k m; do row "$k" "$i" "$me" "$m" 0 0; done
   echo; } >"$T/want"
 r "$U" ipcs -q
 want_file
-# The key finds the queue.
 r "$U" ipcs -q -i "$id1"
 want_rc 0 "ipcs -q -i"
 uid=$(id -u) gid=$(id -g)
@@ -276,7 +278,6 @@ r "$U" ipcs -q -i 123456789
 want_rc 0 "ipcs -q -i 123456789"
 want_err "uipc ipcs: id 123456789 not found"
 want_out ""
-grp=$(id -gn)
 r "$U" ipcs -q -c
 want_line "------ Message Queues Creators/Owners --------"
 want_line "msqid      perms      cuid       cgid       uid        gid       "
@@ -334,6 +335,64 @@ if [ -n "$PY" ]; then
 	end
 else
 	skip ipcs_messages "no python3"
+fi
+
+# ---- owner and creator differ ----
+
+if [ -n "$PY" ]; then
+	begin ipcs_owner
+	clean
+	id=$(mkq -p 0600) || fail "ipcmk"
+	k=$(key_of "$id")
+	q chown "$id" 1 2 >/dev/null || fail "IPC_SET"
+	u1=$("$PY" -c 'import pwd; print(pwd.getpwuid(1).pw_name)' 2>/dev/null || echo 1)
+	g2=$("$PY" -c 'import grp; print(grp.getgrgid(2).gr_name)' 2>/dev/null || echo 2)
+	r "$U" ipcs -q
+	want_line "$(row "$k" "$id" "$u1" 600 0 0)"
+	r "$U" ipcs -q -c
+	want_line "$(printf '%-10s %-10s %-10s %-10s %-10s %-10s' "$id" 600 "$me" "$grp" "$u1" "$g2")"
+	r "$U" ipcs -q -i "$id"
+	want_line "$(printf 'uid=1\tgid=2\tcuid=%s\tcgid=%s\tmode=0600' "$(id -u)" "$(id -g)")"
+	r "$U" ipcs -q --json
+	"$PY" -c 'import json,sys; [m] = json.load(sys.stdin)["messages"]; assert (m["owner"], m["uid"], m["gid"]) == (sys.argv[1], 1, 2), m' \
+		"$u1" <"$T/out" || fail "--json owner: [$out]"
+	end
+else
+	skip ipcs_owner "no python3"
+fi
+
+# ---- another user: lists everything (MSG_STAT_ANY), removes nothing ----
+
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && nobody "$U" help >/dev/null 2>&1; then
+	begin other_user
+	clean
+	id=$(mkq -p 0600) || fail "ipcmk"
+	k=$(key_of "$id")
+	id2=$(mkq -p 0644) || fail "ipcmk"
+	k2=$(key_of "$id2")
+	r nobody "$U" ipcs -q
+	want_rc 0 "ipcs -q as nobody"
+	want_line "$(row "$k" "$id" "$me" 600 0 0)"
+	want_line "$(row "$k2" "$id2" "$me" 644 0 0)"
+	r nobody "$U" ipcs -q -i "$id"
+	want_rc 0 "ipcs -q -i as nobody"
+	want_err ""
+	want_line "$(printf 'uid=%s\tgid=%s\tcuid=%s\tcgid=%s\tmode=0600' "$(id -u)" "$(id -g)" "$(id -u)" "$(id -g)")"
+	r nobody "$U" ipcrm -q "$id"
+	want_rc 1 "ipcrm -q as nobody"
+	want_err "uipc ipcrm: permission denied for id ($id)"
+	r nobody "$U" ipcrm -Q "$k2"
+	want_rc 1 "ipcrm -Q as nobody"
+	want_err "uipc ipcrm: permission denied for key ($id2)"
+	[ -n "$(key_of "$id")" ] && [ -n "$(key_of "$id2")" ] || fail "nobody removed a queue"
+	r nobody "$U" limits set msgmax=100
+	want_rc 1 "limits set as nobody"
+	case $err in "uipc limits: cannot set msgmax=100 in $UIPC_ROOT: "*) ;; *) fail "limits set as nobody: [$err]" ;; esac
+	clean
+	end
+else
+	skip other_user "not root, or no setpriv, or nobody cannot run $U"
 fi
 
 # ---- --json ----
@@ -481,7 +540,8 @@ want_line "default max size of queue = 2K"
 id=$(mkq) || fail "ipcmk"
 r "$U" ipcs -q -i "$id"
 grep -q '^cbytes=0	qbytes=2048	' "$T/out" || fail "qbytes of a new queue: [$out]"
-mkq >/dev/null && mkq >/dev/null || fail "ipcmk 2 and 3"
+mkq >/dev/null || fail "ipcmk 2"
+mkq >/dev/null || fail "ipcmk 3"
 r "$U" ipcmk -Q
 want_rc 1 "ipcmk beyond msgmni"
 want_err "uipc ipcmk: create message queue failed: No space left on device"
@@ -511,23 +571,23 @@ end
 
 begin run
 lib=$(cd "$B" && pwd -P)/libuipc-preload.so
-r "$U" run -- sh -c 'echo "$LD_PRELOAD"'
+r san "$U" run -- sh -c 'echo "$LD_PRELOAD"'
 want_rc 0 "run"
 want_out "$lib"
-r env LD_PRELOAD= "$U" run sh -c 'echo "$LD_PRELOAD"'
+r san env LD_PRELOAD= "$U" run sh -c 'echo "$LD_PRELOAD"'
 want_out "$lib"
-r env LD_PRELOAD=/nonexistent/x.so "$U" run -- sh -c 'echo "$LD_PRELOAD"'
+r san env LD_PRELOAD=/nonexistent/x.so "$U" run -- sh -c 'echo "$LD_PRELOAD"'
 want_out "$lib:/nonexistent/x.so"
-r "$U" run --root /some/where -- sh -c 'echo "$UIPC_ROOT"'
+r san "$U" run --root /some/where -- sh -c 'echo "$UIPC_ROOT"'
 want_out "/some/where"
-r sh -c 'cd "$1" && "$2" run --root=sub/dir sh -c "echo \$UIPC_ROOT"' sh "$T" "$U"
+r san sh -c 'cd "$1" && "$2" run --root=sub/dir sh -c "echo \$UIPC_ROOT"' sh "$T" "$U"
 want_out "$T/sub/dir"
-r "$U" run -- sh -c 'exit 3'
+r san "$U" run -- sh -c 'exit 3'
 want_rc 3 "run exit status"
-r "$U" run -- /nonexistent/prog
+r san "$U" run -- /nonexistent/prog
 want_rc 127 "run nonexistent"
 want_err "uipc run: cannot run '/nonexistent/prog': No such file or directory"
-r "$U" run
+r san "$U" run
 want_rc 1 "run without program"
 want_err "uipc run: no program given
 Try 'uipc run --help' for more information."
@@ -538,11 +598,11 @@ if [ -n "$PY" ]; then
 	begin run_preload
 	clean
 	key=$(( ($$ % 100000) * 1000 + 0x5e0000 ))
-	id=$(py "$U" run -- "$PY" "$T/q.py" libc get "$key" 0o1600) ||
+	id=$(san "$U" run -- "$PY" "$T/q.py" libc get "$key" 0o1600) ||
 		fail "msgget under uipc run"
 	r "$U" ipcs -q
 	want_line "$(row "$(printf '0x%08x' "$key")" "$id" "$me" 600 0 0)"
-	spid=$(py "$U" run -- "$PY" "$T/q.py" libc send "$id" 5) || fail "msgsnd under uipc run"
+	spid=$(san "$U" run -- "$PY" "$T/q.py" libc send "$id" 5) || fail "msgsnd under uipc run"
 	r "$U" ipcs -q -p
 	want_line "$(printf '%-8s %-10.10s  %5d     %5d' "$id" "$me" "$spid" 0)"
 	# Without the preload library the same key is not in the kernel.

@@ -132,14 +132,18 @@ static void print_size(enum unit unit, const char *label, uint64_t size,
 		fputs(end, stdout);
 }
 
-/* The user's name, or the number where it has none (as util-linux prints). */
+/*
+ * The user's name, or the number where it has none (as util-linux prints),
+ * in buf: getpwuid()'s result does not survive the next call.
+ */
 static const char *user_name(uid_t uid, char *buf, size_t len)
 {
 	struct passwd *pw = getpwuid(uid);
 
 	if (pw)
-		return pw->pw_name;
-	snprintf(buf, len, "%u", (unsigned)uid);
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "%u", (unsigned)uid);
 	return buf;
 }
 
@@ -148,8 +152,9 @@ static const char *group_name(gid_t gid, char *buf, size_t len)
 	struct group *gr = getgrgid(gid);
 
 	if (gr)
-		return gr->gr_name;
-	snprintf(buf, len, "%u", (unsigned)gid);
+		snprintf(buf, len, "%s", gr->gr_name);
+	else
+		snprintf(buf, len, "%u", (unsigned)gid);
 	return buf;
 }
 
@@ -179,6 +184,8 @@ static void json_time(const char *name, time_t t)
 }
 
 /* ---- ipcs ---- */
+
+#define NAME_LEN 256	/* a user or group name, as LOGIN_NAME_MAX */
 
 enum format { F_LIST, F_LIMITS, F_STATUS, F_CREATOR, F_TIME, F_PID };
 
@@ -242,11 +249,11 @@ static const char *ctime24(time_t t)	/* "Sun Nov 22 20:35:16 2026" or "Not set" 
 
 static void print_perms(int id, const struct ipc_perm *p)
 {
-	char b[4][16];
+	char b[4][NAME_LEN];
 
 	printf("%-10d %-10o %-10s %-10s %-10s %-10s\n", id, p->mode & 0777,
-	       user_name(p->cuid, b[0], 16), group_name(p->cgid, b[1], 16),
-	       user_name(p->uid, b[2], 16), group_name(p->gid, b[3], 16));
+	       user_name(p->cuid, b[0], NAME_LEN), group_name(p->cgid, b[1], NAME_LEN),
+	       user_name(p->uid, b[2], NAME_LEN), group_name(p->gid, b[3], NAME_LEN));
 }
 
 /* One message queue section of ipcs output, in util-linux's format. */
@@ -254,7 +261,7 @@ static int ipcs_msg(const struct ipcs_opts *o)
 {
 	struct msginfo mi;
 	struct msq *v;
-	char ub[16];
+	char ub[NAME_LEN];
 	int i, n;
 
 	if (o->format == F_LIMITS) {
@@ -429,7 +436,7 @@ static void json_msq(const struct msq *q)
 {
 	const struct msqid_ds *d = &q->ds;
 	const struct ipc_perm *p = &d->msg_perm;
-	char ub[16];
+	char ub[NAME_LEN];
 
 	printf("    {\"key\": \"0x%08x\", \"id\": %d, \"owner\": ", (unsigned)p->__key, q->id);
 	json_str(user_name(p->uid, ub, sizeof(ub)));
@@ -943,15 +950,17 @@ static const struct command {
 	  "   -i, --id <id> one object; -t, --time times; -p, --pid PIDs; -c, --creator\n"
 	  "   creator and owner; -l, --limits limits; -u, --summary status; -b, --bytes\n"
 	  "   sizes in bytes; --human sizes as 1.5K.\n"
-	  "   --json prints one object with a member per kind selected: \"messages\": an\n"
-	  "   array of {\"key\": \"0x%08x\", \"id\", \"owner\" (name), \"perms\" (octal\n"
-	  "   string), \"uid\", \"gid\", \"cuid\", \"cgid\", \"used-bytes\", \"messages\",\n"
-	  "   \"qbytes\", \"lspid\", \"lrpid\", \"send-time\", \"recv-time\", \"change-time\"}\n"
-	  "   (times in seconds since the epoch, null if never); \"shared-memory\" and\n"
-	  "   \"semaphores\": []. With -l: \"message-limits\": {\"msgmni\", \"msgmax\",\n"
-	  "   \"msgmnb\"}, \"shared-memory-limits\" and \"semaphores-limits\": null. With -u:\n"
-	  "   \"message-status\": {\"queues\", \"headers\", \"bytes\"}, \"shared-memory-status\",\n"
-	  "   \"semaphores-status\". -t, -p and -c do not change the JSON output.\n" },
+	  "   --json prints one object, with a member per kind selected:\n"
+	  "     \"messages\": [{\"key\": \"0x1234abcd\", \"id\", \"owner\" (a name), \"perms\": \"644\",\n"
+	  "       \"uid\", \"gid\", \"cuid\", \"cgid\", \"used-bytes\", \"messages\", \"qbytes\",\n"
+	  "       \"lspid\", \"lrpid\", \"send-time\", \"recv-time\", \"change-time\"}, ...]\n"
+	  "       (numbers; times in seconds since the epoch, null if never)\n"
+	  "     \"shared-memory\": [], \"semaphores\": []  (none in uipc yet)\n"
+	  "     with -l: \"message-limits\": {\"msgmni\", \"msgmax\", \"msgmnb\"},\n"
+	  "       \"shared-memory-limits\": null, \"semaphores-limits\": null\n"
+	  "     with -u: \"message-status\": {\"queues\", \"headers\", \"bytes\"},\n"
+	  "       \"shared-memory-status\": {...}, \"semaphores-status\": {...}\n"
+	  "     -t, -p and -c do not change it.\n" },
 	{ "ipcmk", cmd_ipcmk,
 	  " uipc ipcmk -Q [-p <mode>]\n"
 	  "   Create a message queue with a random key, as ipcmk(1); -p, --mode <mode>\n"
