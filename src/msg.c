@@ -61,6 +61,7 @@
 #define HEAD_DATA (BLOCK - 40)
 #define BLOCK_DATA (BLOCK - 8)
 #define MSG_WAITERS 128
+#define MASK_WORDS (MSG_WAITERS / 64)
 #define SLEEP_MS 1000
 
 /* Compile-time values Linux reports in IPC_INFO (include/uapi/linux/msg.h). */
@@ -106,7 +107,9 @@ struct msg_queue {
 	uint64_t qnum, cbytes, qbytes;
 	uint64_t lspid, lrpid;
 	uint64_t head, tail, free_head, bump, nblocks;
-	uint64_t ticket, nrecv, nsend;
+	uint64_t ticket;
+	uint64_t recv_mask[MASK_WORDS];	/* slots of registered receivers */
+	uint64_t send_mask[MASK_WORDS];	/* slots of registered senders */
 	_Atomic uint32_t poll;		/* overflow sleepers poll this */
 	uint32_t pad;
 	struct msg_waiter w[MSG_WAITERS];
@@ -251,10 +254,27 @@ static int msg_map_all(struct handle *h)
 
 /* ---- waiters ---- */
 
-static uint64_t *wcount(struct msg_queue *q, uint64_t state)
+/* The word of the registration mask that holds slot i. */
+static uint64_t *wmask(struct msg_queue *q, uint64_t state, int i)
 {
-	return state == W_RECV ? &q->nrecv : &q->nsend;
+	return &(state == W_RECV ? q->recv_mask : q->send_mask)[i / 64];
 }
+
+static bool any_waiter(const uint64_t *mask)
+{
+	int i;
+
+	for (i = 0; i < MASK_WORDS; i++)
+		if (mask[i])
+			return true;
+	return false;
+}
+
+/* Visit the slots set in a mask (a copy: the body may change the mask). */
+#define for_each_slot(mask, i, bits, word)                                        \
+	for (word = 0; word < MASK_WORDS; word++)                                 \
+		for (bits = (mask)[word]; bits && (i = word * 64 + __builtin_ctzll(bits), 1); \
+		     bits &= bits - 1)
 
 /*
  * Is the waiter in slot i alive?  If its thread died, free the slot and
@@ -275,7 +295,7 @@ static bool waiter_alive(struct msg_queue *q, int i)
 	if (w->result > 0 && (m = mhead(q, (uint64_t)w->result)) && m->owner == (uint64_t)i + 1)
 		txn_set(&t, &m->owner, 0);
 	txn_set(&t, &w->state, W_FREE);
-	txn_set(&t, wcount(q, w->state), *wcount(q, w->state) - 1);
+	txn_set(&t, wmask(q, w->state, i), *wmask(q, w->state, i) & ~(1ull << (i % 64)));
 	uipc__txn_commit(&q->obj, &t);
 	if (r == 0 || r == EOWNERDEAD)
 		pthread_mutex_unlock(&w->alive);
@@ -310,7 +330,7 @@ static int waiter_register(struct msg_queue *q, enum waiter_state state, int64_t
 		/* As Linux's pipelined_send: a hand-off records the thread id. */
 		txn_set(&t, &w->pid, (uint64_t)gettid());
 		txn_set(&t, &w->state, state);
-		txn_set(&t, wcount(q, state), *wcount(q, state) + 1);
+		txn_set(&t, wmask(q, state, i), *wmask(q, state, i) | 1ull << (i % 64));
 		uipc__txn_commit(&q->obj, &t);
 		return i;
 	}
@@ -324,7 +344,7 @@ static void waiter_release(struct msg_queue *q, int i)
 
 	txn_begin(&t, q);
 	txn_set(&t, &w->state, W_FREE);
-	txn_set(&t, wcount(q, w->state), *wcount(q, w->state) - 1);
+	txn_set(&t, wmask(q, w->state, i), *wmask(q, w->state, i) & ~(1ull << (i % 64)));
 	uipc__txn_commit(&q->obj, &t);
 	pthread_mutex_unlock(&w->alive);
 }
@@ -487,13 +507,15 @@ static bool dequeue(struct msg_queue *q, uint64_t mi, uint64_t prev, bool set_re
 /* Wake the sleeping senders whose message now fits (the kernel's ss_wakeup). */
 static void wake_senders(struct msg_queue *q)
 {
-	int i;
+	uint64_t bits;
+	int i, word;
 
-	for (i = 0; q->nsend && i < MSG_WAITERS; i++)
+	if (!any_waiter(q->send_mask))
+		return;
+	for_each_slot(q->send_mask, i, bits, word)
 		if (q->w[i].state == W_SEND && fits(q, q->w[i].size) && waiter_alive(q, i))
 			wake_slot(&q->w[i]);
-	if (q->nsend)
-		atomic_fetch_add(&q->poll, 1);
+	atomic_fetch_add(&q->poll, 1);
 }
 
 /*
@@ -504,13 +526,13 @@ static void wake_senders(struct msg_queue *q)
 static void hand_off(struct msg_queue *q, uint64_t mi)
 {
 	struct msg_head *m = mhead(q, mi);
-	uint64_t done = 0;
+	uint64_t done = 0, bits;
 	struct txn t;
-	int i, best;
+	int i, best, word;
 
-	while (q->nrecv) {
+	while (any_waiter(q->recv_mask)) {
 		best = -1;
-		for (i = 0; i < MSG_WAITERS; i++) {
+		for_each_slot(q->recv_mask, i, bits, word) {
 			struct msg_waiter *w = &q->w[i];
 			if (w->state == W_RECV && w->result == 0 && w->ticket > done &&
 			    testmsg(m->type, w->type, w->mode) &&

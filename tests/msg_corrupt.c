@@ -7,13 +7,14 @@
  * call).  Neither the parent nor a lane ever calls the library, so every
  * child forked from a lane opens the files afresh.  A lane:
  *  1. creates, in a child, a keyed queue holding messages of many sizes (and
- *     a free list: some were received), and checks that the file is named
- *     msg.<id % 32768>;
- *  2. snapshots its directory (regular files with their bytes and modes,
- *     symlinks with their targets);
- *  3. for each of its iterations: restores the directory exactly (content,
- *     size, names; files the library removed or added are put back or
- *     removed), damages the queue's file (or, one iteration in 9, the
+ *     a free list: some were received) and a second queue, and finds the
+ *     queue's file: msg.<id> (or msg.<slot>; the same in a fresh root), and
+ *     its other files msg.<id>.* if there are;
+ *  2. snapshots its directory tree (regular files with their bytes and
+ *     modes, symlinks with their targets, directories);
+ *  3. for each of its iterations: restores the tree exactly (content, size,
+ *     names; what the library removed or added is put back or removed),
+ *     damages one of the queue's files (or, one iteration in 9, the
  *     'namespace' file) as the iteration's PRNG says - random bytes at random
  *     or at live (non-zero) offsets, ranges zeroed or set to 0xff, header
  *     fields set to edge values, the file truncated or extended - and forks a
@@ -21,18 +22,20 @@
  *     IPC_INFO/IPC_SET/IPC_RMID, msgget, msgsnd and msgrcv (all IPC_NOWAIT,
  *     with types, MSG_EXCEPT, MSG_NOERROR, MSG_COPY) on it.  One iteration in
  *     5 damages the file in place while the child has it mapped already.
- *     The child checks each result (-1 with a non-zero errno, or a value in
- *     range; msgrcv writes nothing past the buffer it was given) and reports
- *     by its exit status; alarm() before each call catches a hang.  A call
- *     that takes over a second ends the iteration early (counted as "slow",
- *     not a failure): it keeps the run short when a damaged lock makes every
- *     call wait.
- *  4. restores the directory once more and checks that the queue works.
- * Another lane puts foreign files under msg.<slot>, msgkey.<key> and
- * namespace: empty, random bytes, a truncated or misplaced copy of a real
- * queue, a directory, a FIFO, a socket, symlinks (to /dev/zero, dangling,
- * looping) and odd key links; the calls must return, and the real queue and
- * the creation of new queues must not be affected by a foreign msg.<slot>.
+ *     The child checks each result (-1 with an errno in 1..133, or a value in
+ *     range; msgrcv and msgctl write nothing past the buffer they were given)
+ *     and reports by its exit status; alarm() before each call catches a
+ *     hang.  A call that takes over a second ends the iteration early
+ *     (counted as "slow", not a failure): it keeps the run short when a
+ *     damaged lock makes every call wait.
+ *  4. restores the tree once more and checks that the queue works.
+ * Another lane puts foreign things at an unused msg.<slot>, at the symlinks
+ * that name the queue's slot and key (found as symlinks to the id, named
+ * after the slot or key) and at namespace: empty files, random bytes, a
+ * truncated or misplaced copy of a real queue, a directory, a FIFO, a
+ * socket, symlinks (to /dev/zero, dangling, looping), links to odd ids; the
+ * calls must return, and except for the namespace cases the real queue and
+ * the creation and use of a new queue must work.
  *
  * Reproduce one iteration: UIPC_CORRUPT_ONLY=<n> (prints what it damaged);
  * UIPC_CORRUPT_SEED and UIPC_CORRUPT_ITERS change the run.  Truncating a
@@ -104,7 +107,7 @@ struct stats {
 	_Atomic long iters[NPHASES], clean[NPHASES], slow[NPHASES], crash[NPHASES],
 		hang[NPHASES], bad[NPHASES];
 	_Atomic int nfail;
-	char fail[MAX_FAILS][400];
+	char fail[MAX_FAILS][512];
 	_Atomic int setup_failed;
 	char setup_msg[NLANES + 1][300];
 	_Atomic int pristine_bad;
@@ -177,6 +180,7 @@ struct lane {
 	struct entry e[MAX_ENTRIES];
 	int n;
 	int msg_entry, ns_entry;	/* indices in e[], or -1 */
+	int part[4], nparts;		/* other files of the queue: msg.<id>.* */
 };
 
 static char snap_err[200];
@@ -215,7 +219,7 @@ static int read_file(struct lane *ln, struct entry *e)
 /* Records everything under 'sub' ("" for the lane's directory), parents first. */
 static int snapshot_dir(struct lane *ln, const char *sub)
 {
-	int fd = *sub ? openat(ln->dfd, sub, O_RDONLY | O_DIRECTORY) : dup(ln->dfd);
+	int fd = *sub ? openat(ln->dfd, sub, O_RDONLY | O_DIRECTORY) : openat(ln->dfd, ".", O_RDONLY | O_DIRECTORY);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	int r = 0;
@@ -310,7 +314,7 @@ static int write_entry(int dfd, const struct entry *e, int fresh)
 /* Removes what is under 'sub' and not in the snapshot. */
 static void remove_extra(struct lane *ln, const char *sub)
 {
-	int fd = *sub ? openat(ln->dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) : dup(ln->dfd);
+	int fd = *sub ? openat(ln->dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) : openat(ln->dfd, ".", O_RDONLY | O_DIRECTORY);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	char path[512];
@@ -848,10 +852,14 @@ static uint64_t base_seed;
 static void iteration(long iter, int verbose)
 {
 	int ph = (iter % 9 == 8 && lane.ns_entry >= 0) ? PH_NS : PH_MSG;
-	struct entry *e = &lane.e[ph == PH_NS ? lane.ns_entry : lane.msg_entry];
 	int sv[2] = { -1, -1 };
 
 	rs = mix64(base_seed ^ ((uint64_t)iter * 0x2545f4914f6cdd1dull));
+	/* The queue's main file, or one of its other files (msg.<id>.data). */
+	int which = ph == PH_NS ? lane.ns_entry : lane.msg_entry;
+	if (ph == PH_MSG && lane.nparts && rnd_below(2))
+		which = lane.part[rnd_below((uint64_t)lane.nparts)];
+	struct entry *e = &lane.e[which];
 	dlen = 0;
 	desc[0] = 0;
 	note(" %s", e->name);
@@ -965,6 +973,10 @@ static int lane_setup(int no, const char *root, const char *sub)
 			lane.msg_entry = i;
 		if (!strcmp(lane.e[i].name, "namespace") && lane.e[i].type == E_FILE)
 			lane.ns_entry = i;
+		size_t wl = strlen(want);
+		if (!strncmp(lane.e[i].name, want, wl) && lane.e[i].name[wl] == '.' &&
+		    lane.e[i].type == E_FILE && lane.nparts < 4)
+			lane.part[lane.nparts++] = i;
 	}
 	if (lane.msg_entry < 0) {
 		lane_fail("lane %d: queue id %d but no regular file %s; the root holds:%s", no,
