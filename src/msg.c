@@ -349,6 +349,11 @@ static void waiter_release(struct msg_queue *q, int i)
 	pthread_mutex_unlock(&w->alive);
 }
 
+static bool word_set(const void *word)
+{
+	return atomic_load_explicit((_Atomic uint32_t *)word, memory_order_acquire) != 0;
+}
+
 /*
  * Sleep until woken, a signal, or the timeout.  Called with the queue
  * unlocked.  Returns -EINTR after a signal handler ran.
@@ -357,21 +362,46 @@ static int waiter_sleep(struct msg_queue *q, int slot)
 {
 	_Atomic uint32_t *word = slot >= 0 ? &q->w[slot].futex : &q->poll;
 	uint32_t seen = slot >= 0 ? 0 : atomic_load(&q->poll);
-	int spins = uipc__spin_limit(), r;
+	int r = 0;
 
 	if (slot < 0)
 		return uipc__futex_wait(word, seen, 1) == -EINTR ? -EINTR : 0;
-	while (spins-- > 0) {
-		if (atomic_load_explicit(word, memory_order_acquire))
-			return 0;
-		cpu_relax();
-	}
+	if (uipc__spin_until(word_set, word))
+		return 0;
 	atomic_store(&q->w[slot].sleeping, 1);
-	r = 0;
 	if (!atomic_load(word))
 		r = uipc__futex_wait(word, 0, SLEEP_MS);
 	atomic_store(&q->w[slot].sleeping, 0);
 	return r == -EINTR ? -EINTR : 0;
+}
+
+/*
+ * Before registering as a waiter, wait a little for the queue to change
+ * (a message or room arriving): when the peer runs on another CPU this saves
+ * the hand-off and the wake-up.  Called with the queue locked; returns with
+ * it locked.  A waiter that registers keeps FIFO order from then on.
+ */
+struct poll_arg {
+	const uint64_t *word;
+	uint64_t seen;
+};
+
+static bool word_changed(const void *arg)
+{
+	const struct poll_arg *p = arg;
+
+	return __atomic_load_n(p->word, __ATOMIC_RELAXED) != p->seen;
+}
+
+static int poll_queue(struct handle *h, const uint64_t *word)
+{
+	struct poll_arg p = { word, *word };
+
+	if (!uipc__spin_limit())
+		return 0;
+	uipc__unlock(h);
+	uipc__spin_until(word_changed, &p);
+	return uipc__lock(h);
 }
 
 /* ---- messages ---- */
@@ -650,7 +680,7 @@ static long msg_send(struct handle *h, long mtype, const char *text, size_t msgs
 	const struct creds *c = uipc__creds();
 	struct msg_queue *q;
 	int slot = -1, err;
-	bool intr;
+	bool intr, polled = false;
 	int64_t mi;
 
 	if ((err = uipc__lock(h)))
@@ -680,6 +710,12 @@ static long msg_send(struct handle *h, long mtype, const char *text, size_t msgs
 		err = -EAGAIN;
 		if (msgflg & IPC_NOWAIT)
 			break;
+		if (!polled) {
+			polled = true;
+			if ((err = poll_queue(h, &q->qnum)))
+				return err;
+			continue;
+		}
 		if (slot < 0)
 			slot = waiter_register(q, W_SEND, 0, 0, msgsz);
 		else
@@ -779,7 +815,7 @@ static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp,
 	struct msg_head *m;
 	struct msgbuf *mb = msgp;
 	int slot = -1;
-	bool intr;
+	bool intr, polled = false;
 	int64_t mi;
 	long err;
 
@@ -822,6 +858,12 @@ static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp,
 		err = -ENOMSG;
 		if (msgflg & IPC_NOWAIT)
 			break;
+		if (!polled) {
+			polled = true;
+			if ((err = poll_queue(h, &q->qnum)))
+				return err;
+			continue;
+		}
 		if (slot < 0)
 			slot = waiter_register(q, W_RECV, msgtyp, mode,
 					       (msgflg & MSG_NOERROR) ? INT_MAX : bufsz);

@@ -32,16 +32,46 @@
 #include <unistd.h>
 #include "internal.h"
 
+#define SPIN_MAX 2000
+#define SPIN_MIN 64
+
 int uipc__spin_limit(void)
 {
 	static _Atomic int limit = -1;
 	int l = atomic_load_explicit(&limit, memory_order_relaxed);
 
 	if (unlikely(l < 0)) {
-		l = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2000 : 0;
+		l = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? SPIN_MAX : 0;
 		atomic_store_explicit(&limit, l, memory_order_relaxed);
 	}
 	return l;
+}
+
+/*
+ * Spin until done(arg) or the thread's budget runs out.  The budget adapts
+ * as an adaptive mutex's does: twice what the last successful spin needed,
+ * halved after a spin that did not pay, so that a thread whose peer cannot
+ * run meanwhile (both on one CPU, or the peer asleep) soon stops burning its
+ * time slice.  One wait in 16 spins the full limit, to find out whether
+ * spinning pays again.
+ */
+bool uipc__spin_until(bool (*done)(const void *arg), const void *arg)
+{
+	static __thread int budget = SPIN_MAX;
+	static __thread unsigned waits;
+	int limit = uipc__spin_limit(), n;
+
+	if (++waits % 16 && budget < limit)
+		limit = budget;
+	for (n = 0; n < limit; n++) {
+		if (done(arg)) {
+			budget = 2 * n + SPIN_MIN > SPIN_MAX ? SPIN_MAX : 2 * n + SPIN_MIN;
+			return true;
+		}
+		cpu_relax();
+	}
+	budget = budget / 2 < SPIN_MIN ? SPIN_MIN : budget / 2;
+	return done(arg);
 }
 
 int uipc__robust_init(pthread_mutex_t *m)

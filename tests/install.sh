@@ -3,6 +3,8 @@
 # against the installed copy using only pkg-config's flags.
 B=${B:?}
 command -v pkg-config >/dev/null || exit 77
+# The staged program is not instrumented: skip under the sanitizers.
+[ -z "${UIPC_SANITIZE:-}" ] || exit 77
 top=$(cd "$(dirname "$0")/.." && pwd)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

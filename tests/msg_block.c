@@ -29,7 +29,11 @@
  * message does not; msg_lrpid after a direct hand-off is the receiving
  * thread's id (task_pid), after a dequeue the receiver's process id; msgrcv and
  * msgsnd fail with EINTR after a signal handler ran, SA_RESTART or not, and
- * resume transparently after SIGSTOP/SIGCONT.
+ * resume transparently after SIGSTOP/SIGCONT, but while stopped a process is
+ * not among the waiters (the next waiter gets the message or the room); a
+ * waiter killed by SIGKILL leaves no trace.
+ *
+ * "msg_block -v" prints every transcript on stderr.
  *
  * Nothing can hang: every poll has a deadline, the runner and every worker
  * have an alarm(), workers die with their runner (PR_SET_PDEATHSIG), the
@@ -1100,6 +1104,27 @@ static void sc_ipc_set(void)
 	put(q, 5, 5);
 	expect(4, 5, 0, 5);
 	qstat(q, "empty", 0, 0);
+
+	/*
+	 * Lowering msg_qbytes below msg_cbytes keeps the messages; a blocked
+	 * sender gets in only when its message fits under the new limit.
+	 */
+	put(q, 1, 16);
+	put(q, 2, 16);
+	put(q, 3, 16);
+	set_qbytes(q, 16);
+	qstat(q, "over the limit", 3, 48);
+	CHECK_ERR(snd(q, 9, 0, IPC_NOWAIT), EAGAIN);
+	start_proc(5, OP_SND, q, 4, 8, 0, SIGH_NONE);
+	wait_blocked(5);
+	get(q, 64, 0, IPC_NOWAIT, 1, 16);
+	get(q, 64, 0, IPC_NOWAIT, 2, 16);
+	qstat(q, "at the limit", 1, 16);
+	still_waiting(5);
+	get(q, 64, 0, IPC_NOWAIT, 3, 16);
+	expect(5, 0, 0, 0);
+	qstat(q, "under the limit", 1, 8);
+	get(q, 64, 0, IPC_NOWAIT, 4, 8);
 	rmq(q);
 }
 
@@ -1322,6 +1347,11 @@ static void sc_nowait(void)
 	expect(1, -1, ENOMSG, 0);
 	start_proc(2, OP_RCV, q, 3, 64, IPC_NOWAIT | MSG_EXCEPT, SIGH_NONE);
 	expect(2, -1, ENOMSG, 0);
+	/* MSG_COPY needs IPC_NOWAIT: without it, EINVAL rather than a wait */
+	start_proc(13, OP_RCV, q, 0, 64, MSG_COPY, SIGH_NONE);
+	expect(13, -1, EINVAL, 0);
+	start_proc(14, OP_RCV, q, 0, 64, MSG_COPY | IPC_NOWAIT, SIGH_NONE);
+	expect(14, -1, ENOMSG, 0);
 
 	/* with a receiver of type 9 waiting */
 	start_proc(3, OP_RCV, q, 9, 64, 0, SIGH_NONE);
@@ -1719,8 +1749,8 @@ int main(int argc, char **argv)
 		const struct scenario *sc = &scenarios[i];
 		int st;
 
-		snprintf(case_name, sizeof(case_name), "%s [kernel]",
-			 sc->name);
+		snprintf(case_name, sizeof(case_name), "%s [%s]", sc->name,
+			 kernel_ops.name);
 		t_case(case_name);
 		st = run(sc, &kernel_ops, ksh);
 		t_case(case_name);
@@ -1729,7 +1759,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "---- %s\n%s", case_name, ksh->log);
 		t_done();
 
-		snprintf(case_name, sizeof(case_name), "%s [uipc]", sc->name);
+		snprintf(case_name, sizeof(case_name), "%s [%s]", sc->name,
+			 uipc_ops.name);
 		t_case(case_name);
 		st = run(sc, &uipc_ops, ush);
 		t_case(case_name);

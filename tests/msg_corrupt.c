@@ -837,7 +837,8 @@ static void record_outcome(int ph, long iter, int status, int mapped)
 		what = why;
 	} else {
 		atomic_fetch_add(&st->bad[ph], 1);
-		snprintf(why, sizeof(why), "child status %#x", status);
+		snprintf(why, sizeof(why), "child status %#x%s", status,
+			 WIFEXITED(status) && WEXITSTATUS(status) == 1 ? " (a sanitizer's report?)" : "");
 		what = why;
 	}
 	int i = atomic_fetch_add(&st->nfail, 1);

@@ -1,10 +1,13 @@
 /*
  * msg_crash.c - message queues survive processes killed at any instruction.
  *
- * Design.  NQ queues, NSEND sender and NRECV receiver processes.  The parent
- * SIGKILLs a random worker at random moments and starts a new one in its
- * place, UIPC_CRASH_KILLS times (default 300).  Then it stops the workers,
- * checks that none is stuck, drains the queues in a new process (exec of this
+ * Design.  NQ queues, NSEND sender and NRECV receiver processes.  Senders
+ * block or use IPC_NOWAIT at random; half the receivers never block (they
+ * keep the queues moving), the others block half the time, with msgtyp 0,
+ * k, -k, MSG_EXCEPT, MSG_NOERROR and short buffers.  The parent SIGKILLs a
+ * random worker at random moments and starts a new one in its place,
+ * UIPC_CRASH_KILLS times (default 300).  Then it stops the workers, checks
+ * that none is stuck, drains the queues in a new process (exec of this
  * program with --drain) and accounts for every message.
  *
  * Messages.  Every incarnation of a sender has its own id s (0 is the parent,
@@ -17,11 +20,12 @@
  *
  * Bookkeeping, in a MAP_SHARED anonymous region.  A sender stores "in call,
  * seq" before msgsnd and "acked = seq + 1, idle" after it returns 0; a seq
- * is used again after EAGAIN.  A receiver stores "in call" before msgrcv and,
- * once it returned, counts the message in a per-(s, seq) counter, then
- * "idle".  When the parent kills a worker it reads its state: a sender killed
- * in call leaves one message of unknown fate (seq = acked), a receiver killed
- * in call may have taken a message that it never counted.
+ * is used again after EAGAIN.  A receiver stores its call (queue, msgtyp,
+ * msgflg, size) and "in call" before msgrcv and, once it returned, counts the
+ * message in a per-(s, seq) counter, then "idle", then checks the content.
+ * When the parent kills a worker it reads its state: a sender killed in call
+ * leaves one message of unknown fate (seq = acked), a receiver killed in call
+ * may have taken a message that it never counted.
  *
  * End.  'stop' is set; workers exit before their next call.  Those blocked in
  * a call must come out: the parent takes messages from the queues while a
@@ -33,7 +37,9 @@
  * received, and a receiver blocked in msgrcv gets EIDRM from IPC_RMID.
  *
  * Checks.  Every acknowledged message was received or drained exactly once,
- * except at most one per receiver killed in call (reported); a message of
+ * except at most one per receiver killed in call (reported): each lost
+ * message is matched to a different killed call that could have taken it
+ * (same queue, selector matching its type, buffer large enough); a message of
  * unknown fate at most once; no message twice, none with a bad checksum or
  * content, none from the wrong queue, none that its sender had not started to
  * send, none that does not match the receiver's selector (type, -type,
@@ -89,7 +95,11 @@ struct sender {
 
 struct receiver {
 	_Atomic int state;
-	_Atomic int q;			/* queue of the current/last call */
+	/* The current/last call: queue, msgtyp, msgflg, buffer size. */
+	_Atomic int q;
+	_Atomic long typ;
+	_Atomic int flags;
+	_Atomic size_t bufsz;
 	pid_t pid;
 };
 
@@ -368,6 +378,9 @@ static void __attribute__((noreturn)) receiver_main(int slot)
 		case 7: typ = TINY_BASE + (long)(rnd() % TINY_BASE); flags |= MSG_EXCEPT; break;
 		}
 		atomic_store(&me->q, q);
+		atomic_store(&me->typ, typ);
+		atomic_store(&me->flags, flags);
+		atomic_store(&me->bufsz, bufsz);
 		atomic_store(&me->state, IN_CALL);
 		ssize_t n = uipc_msgrcv(sh->qid[q], &m, bufsz, typ, flags);
 		int e = errno;
@@ -509,6 +522,24 @@ static pid_t spid[NSEND];
 static uint32_t sid[NSEND];
 static pid_t rpid[NRECV];
 static int nrecv_inflight_q[NQ];
+
+/* The calls of the receivers killed in msgrcv, and the matching of losses. */
+struct kcall {
+	int q, flags;
+	long typ;
+	size_t bufsz;
+	int lost;		/* index of the lost message matched to it, or -1 */
+};
+static struct kcall *kc;
+static int nkc, kc_cap;
+struct lostmsg {
+	int q;
+	long type;
+	size_t size;
+	uint32_t s, seq;
+};
+static struct lostmsg *lm;
+static int nlm, lm_cap;
 static int nrecv_inflight, nsend_inflight, nkills, ids_exhausted;
 static unsigned long long parent_moved;
 
@@ -575,8 +606,18 @@ static void worker_gone(pid_t pid, int st, int killed)
 		rpid[i] = 0;
 		if (killed && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
 			if (atomic_load(&sh->recv[i].state) == IN_CALL) {
+				struct receiver *r = &sh->recv[i];
 				nrecv_inflight++;
-				nrecv_inflight_q[atomic_load(&sh->recv[i].q)]++;
+				nrecv_inflight_q[atomic_load(&r->q)]++;
+				if (nkc == kc_cap) {
+					kc_cap = kc_cap ? 2 * kc_cap : 256;
+					kc = realloc(kc, (size_t)kc_cap * sizeof(*kc));
+					if (!kc)
+						abort();
+				}
+				kc[nkc++] = (struct kcall){ atomic_load(&r->q), atomic_load(&r->flags),
+							   atomic_load(&r->typ), atomic_load(&r->bufsz),
+							   -1 };
 			}
 		} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 			T_FAIL("receiver %d (pid %d) died: status %#x", i, (int)pid, st);
@@ -617,6 +658,35 @@ static void stat_check(int qid, int q)
 		T_FAIL("IPC_STAT q%d inconsistent: qnum %lu cbytes %lu qbytes %lu", q,
 		       (unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes,
 		       (unsigned long)ds.msg_qbytes);
+}
+
+/* Could the killed call k have taken lost message m? */
+static int could_take(const struct kcall *k, const struct lostmsg *m)
+{
+	if (k->q != m->q || (!(k->flags & MSG_NOERROR) && m->size > k->bufsz))
+		return 0;
+	if (k->typ == 0)
+		return 1;
+	if (k->typ < 0)
+		return m->type <= -k->typ;
+	if (k->flags & MSG_EXCEPT)
+		return m->type != k->typ;
+	return m->type == k->typ;
+}
+
+/* Kuhn's augmenting path: matches lost message i to a killed call. */
+static int augment(int i, char *seen)
+{
+	for (int k = 0; k < nkc; k++) {
+		if (seen[k] || !could_take(&kc[k], &lm[i]))
+			continue;
+		seen[k] = 1;
+		if (kc[k].lost < 0 || augment(kc[k].lost, seen)) {
+			kc[k].lost = i;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 static void on_alarm(int sig)
@@ -889,6 +959,14 @@ int main(int argc, char **argv)
 					describe((uint32_t)s, seq, &d);
 					unaccounted_q[d.q]++;
 					unaccounted++;
+					if (nlm == lm_cap) {
+						lm_cap = lm_cap ? 2 * lm_cap : 256;
+						lm = realloc(lm, (size_t)lm_cap * sizeof(*lm));
+						if (!lm)
+							abort();
+					}
+					lm[nlm++] = (struct lostmsg){ d.q, d.type, d.size,
+								     (uint32_t)s, seq };
 				}
 				if (c > 1 && dups++ < 10)
 					T_FAIL("message (%d, %u) received %u times", s, seq, c);
@@ -901,11 +979,23 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	/* Each receiver killed in msgrcv may have taken one message of its queue. */
+	/*
+	 * Each receiver killed in msgrcv may have taken one message that its
+	 * call could take (its queue, its selector, its buffer): every lost
+	 * message must be matched to a different such receiver.
+	 */
 	for (int q = 0; q < NQ; q++)
 		if (unaccounted_q[q] > (unsigned long long)nrecv_inflight_q[q])
 			T_FAIL("q%d: %llu acknowledged messages lost; only %d receivers were killed "
 			       "in msgrcv on it", q, unaccounted_q[q], nrecv_inflight_q[q]);
+	for (int i = 0; i < nlm; i++) {
+		char *seen = calloc((size_t)nkc + 1, 1);
+		if (!seen || !augment(i, seen))
+			T_FAIL("lost message (%u, %u) (q%d, type %ld, %zu bytes): no receiver "
+			       "killed in a msgrcv that could take it is left to account for it",
+			       lm[i].s, lm[i].seq, lm[i].q, lm[i].type, lm[i].size);
+		free(seen);
+	}
 	CHECK(acked > 0);
 	printf("# %d kills in %.1f s (%d senders, %d receivers killed in a call), %d sender "
 	       "incarnations%s\n", nkills, t1 - t0, nsend_inflight, nrecv_inflight, next - 1,
