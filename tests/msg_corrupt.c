@@ -28,7 +28,10 @@
  *     hang.  A call that takes over a second ends the iteration early
  *     (counted as "slow", not a failure): it keeps the run short when a
  *     damaged lock makes every call wait.
- *  4. restores the tree once more and checks that the queue works.
+ *  4. sweeps the header: each 8-byte word of the first KiB of the queue's
+ *     file set to 0, ~0, 2^40 and 0x7fffffff, and each word of the first 2
+ *     KiB of its other file to 0 and ~0, one change per child, as above;
+ *  5. restores the tree once more and checks that the queue works.
  * Another lane puts foreign things at an unused msg.<slot>, at the symlinks
  * that name the queue's slot and key (found as symlinks to the id, named
  * after the slot or key) and at namespace: empty files, random bytes, a
@@ -99,8 +102,10 @@ static const char *const call_name[NCALLS] = {
 	"msgget(key, IPC_CREAT) again", "msgget(IPC_PRIVATE)",
 };
 
-enum { PH_MSG, PH_NS, PH_FOREIGN, NPHASES };
-static const char *const phase_name[NPHASES] = { "msg file", "namespace file", "foreign files" };
+enum { PH_MSG, PH_SWEEP, PH_NS, PH_FOREIGN, NPHASES };
+static const char *const phase_name[NPHASES] = {
+	"msg file", "msg file header sweep", "namespace file", "foreign files",
+};
 
 struct stats {
 	_Atomic long ok[NPHASES][NCALLS], err[NPHASES][NCALLS][NERR];
@@ -115,6 +120,7 @@ struct stats {
 	_Atomic int foreign_bad;
 	char foreign_msg[MAX_FAILS][300];
 	char detail[NLANES + 1][200];	/* the last child's complaint */
+	_Atomic long nsweep;
 };
 static struct stats *st;
 
@@ -594,7 +600,7 @@ static int guard_intact(const struct rbuf *b, size_t bufsz)
 }
 
 /* msgrcv into a guarded buffer of bufsz bytes. */
-static void rcv(int c, int id, size_t bufsz, long typ, int flg)
+static long rcv(int c, int id, size_t bufsz, long typ, int flg)
 {
 	static struct rbuf b;
 	memset(b.text, 0xa5, bufsz + GUARD);
@@ -602,9 +608,10 @@ static void rcv(int c, int id, size_t bufsz, long typ, int flg)
 	ssize_t n = uipc_msgrcv(id, &b, bufsz, typ, flg);
 	int e = errno;
 	end(c, n, e, n >= 0 && (size_t)n <= bufsz && guard_intact(&b, bufsz));
+	return n;
 }
 
-static void snd(int c, int id, size_t len, long typ)
+static int snd(int c, int id, size_t len, long typ)
 {
 	static struct rbuf b;
 	b.mtype = typ;
@@ -614,6 +621,7 @@ static void snd(int c, int id, size_t len, long typ)
 	int r = uipc_msgsnd(id, &b, len, IPC_NOWAIT);
 	int e = errno;
 	end(c, r, e, r == 0);
+	return r;
 }
 
 static void ctl_stat(int c, int id, int cmd, struct msqid_ds *ds)
@@ -670,18 +678,12 @@ static void calls(int id, int slot, key_t key, int sync_fd)
 	rcv(C_RCV_COPY, id, BUFSZ, 1, IPC_NOWAIT | MSG_COPY);
 	snd(C_SND, id, rnd_below(300), 1 + (long)rnd_below(5));
 	snd(C_SND_BIG, id, BUFSZ, 4);
-	for (int i = 0; i < 64; i++) {
-		long before = atomic_load(&st->ok[phase_now][C_DRAIN]);
-		rcv(C_DRAIN, id, BUFSZ, 0, IPC_NOWAIT);
-		if (atomic_load(&st->ok[phase_now][C_DRAIN]) == before)
+	for (int i = 0; i < 64; i++)
+		if (rcv(C_DRAIN, id, BUFSZ, 0, IPC_NOWAIT) < 0)
 			break;
-	}
-	for (int i = 0; i < 64; i++) {
-		long before = atomic_load(&st->ok[phase_now][C_FILL]);
-		snd(C_FILL, id, rnd_below(2000), 1 + (long)rnd_below(5));
-		if (atomic_load(&st->ok[phase_now][C_FILL]) == before)
+	for (int i = 0; i < 64; i++)
+		if (snd(C_FILL, id, rnd_below(2000), 1 + (long)rnd_below(5)) < 0)
 			break;
-	}
 	if (!stat_ok) {
 		ds.msg_perm.mode = 0600;
 		ds.msg_qbytes = 16384;
@@ -917,6 +919,76 @@ static void iteration(long iter, int verbose)
 	record_outcome(ph, iter, status, mapped);
 }
 
+/*
+ * The sweep: every 8-byte word of the first SWEEP_MAIN bytes of the queue's
+ * main file set to each of sweep_main[], and of the first SWEEP_PART bytes
+ * of its first other file (if any) to each of sweep_part[].
+ */
+#define SWEEP_MAIN 1024
+#define SWEEP_PART 2048
+static const uint64_t sweep_main[] = { 0, ~0ull, 1ull << 40, 0x7fffffff };
+static const uint64_t sweep_part[] = { 0, ~0ull };
+#define NSWEEP_MAIN (sizeof(sweep_main) / sizeof(sweep_main[0]))
+#define NSWEEP_PART (sizeof(sweep_part) / sizeof(sweep_part[0]))
+
+static long sweep_words(int entry, size_t limit)
+{
+	size_t size = lane.e[entry].size < limit ? lane.e[entry].size : limit;
+	return (long)(size / 8);
+}
+
+static long sweep_count(void)
+{
+	long n = sweep_words(lane.msg_entry, SWEEP_MAIN) * (long)NSWEEP_MAIN;
+	if (lane.nparts)
+		n += sweep_words(lane.part[0], SWEEP_PART) * (long)NSWEEP_PART;
+	return n;
+}
+
+static void sweep_iteration(long j)
+{
+	long mainn = sweep_words(lane.msg_entry, SWEEP_MAIN) * (long)NSWEEP_MAIN;
+	const struct entry *e;
+	uint64_t val;
+	size_t off;
+
+	if (j < mainn) {
+		e = &lane.e[lane.msg_entry];
+		off = (size_t)(j / (long)NSWEEP_MAIN) * 8;
+		val = sweep_main[j % (long)NSWEEP_MAIN];
+	} else {
+		j -= mainn;
+		e = &lane.e[lane.part[0]];
+		off = (size_t)(j / (long)NSWEEP_PART) * 8;
+		val = sweep_part[j % (long)NSWEEP_PART];
+		j += mainn;
+	}
+	dlen = 0;
+	desc[0] = 0;
+	note(" %s u64@%zu=%#llx", e->name, off, (unsigned long long)val);
+	if (restore(&lane)) {
+		lane_fail("lane %d: cannot restore its directory: %s", lane.no, strerror(errno));
+		return;
+	}
+	int fd = openat(lane.dfd, e->name, O_RDWR);
+	if (fd < 0) {
+		lane_fail("lane %d: cannot open %s: %s", lane.no, e->name, strerror(errno));
+		return;
+	}
+	put(fd, &val, 8, off);
+	close(fd);
+	st->detail[lane_no][0] = 0;
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		rs = mix64(base_seed ^ 0x5eeb ^ (uint64_t)j);
+		phase_now = PH_SWEEP;
+		calls(lane.id, lane.slot, lane.key, -1);
+		_exit(0);
+	}
+	record_outcome(PH_SWEEP, j, wait_child(pid, 3 * CALL_ALARM), 0);
+}
+
 /* Creates the lane's directory and queue; snapshots it; finds msg.<slot>. */
 static int lane_setup(int no, const char *root, const char *sub)
 {
@@ -1016,6 +1088,11 @@ static void __attribute__((noreturn)) lane_main(int no, const char *root, long i
 			break;
 		iteration(i, only >= 0);
 	}
+	long nsweep = sweep_count();
+	if (no == 0)
+		atomic_store(&st->nsweep, nsweep);
+	for (long j = no; only < 0 && j < nsweep && total_hangs() < MAX_HANGS; j += NLANES)
+		sweep_iteration(j);
 	if (restore(&lane) || pristine_check("after the damage, restored"))
 		_exit(1);
 	_exit(0);
@@ -1356,7 +1433,7 @@ int main(void)
 	for (int ph = 0; ph < NPHASES; ph++) {
 		char name[128];
 		long it = atomic_load(&st->iters[ph]);
-		if (only >= 0 && ph == PH_FOREIGN)
+		if (only >= 0 && (ph == PH_FOREIGN || ph == PH_SWEEP))
 			continue;
 		snprintf(name, sizeof(name), "msg_corrupt: %s: every call returns, no signal",
 			 phase_name[ph]);
@@ -1370,6 +1447,8 @@ int main(void)
 			CHECK_EQ(it, (only >= 0 ? 1 : iters) - expect_ns);
 		if (ph == PH_NS && total_hangs() < MAX_HANGS)
 			CHECK_EQ(it, expect_ns);
+		if (ph == PH_SWEEP && only < 0 && total_hangs() < MAX_HANGS)
+			CHECK_EQ(it, atomic_load(&st->nsweep));
 		if (ph == PH_FOREIGN) {
 			int nf = atomic_load(&st->foreign_bad);
 			for (int i = 0; i < nf && i < MAX_FAILS; i++)

@@ -361,7 +361,7 @@ static void __attribute__((noreturn)) receiver_main(int slot)
 	worker_setup(((uint64_t)getpid() << 20) ^ (uint64_t)slot ^ 0xabcdef);
 	while (!atomic_load(&sh->stop)) {
 		int q = rnd() % NQ;
-		int mode = rnd() % 8;
+		int mode = rnd() % 9;
 		int flags = (busy || (rnd() & 1)) ? IPC_NOWAIT : 0;
 		long k = 1 + rnd() % NTYPES, typ = 0;
 		size_t bufsz = MAXMSG + 64;
@@ -376,6 +376,7 @@ static void __attribute__((noreturn)) receiver_main(int slot)
 		case 6: bufsz = HDR + rnd() % 200; flags |= MSG_NOERROR;
 			typ = (rnd() & 1) ? k : 0; break;
 		case 7: typ = TINY_BASE + (long)(rnd() % TINY_BASE); flags |= MSG_EXCEPT; break;
+		case 8: typ = (long)(rnd() % 8); flags = IPC_NOWAIT | MSG_COPY; break;
 		}
 		atomic_store(&me->q, q);
 		atomic_store(&me->typ, typ);
@@ -396,8 +397,14 @@ static void __attribute__((noreturn)) receiver_main(int slot)
 		/* Count first (a short window for a kill), then check the content. */
 		uint32_t s = 0, seq = 0;
 		const char *bad = identify(&m, (size_t)n, &s, &seq);
-		if (!bad)
+		if (!bad && (flags & MSG_COPY)) {	/* a copy: the message stays */
+			if (s >= (uint32_t)atomic_load(&sh->next_id) ||
+			    seq > (uint32_t)atomic_load(&sh->snd[s].inflight))
+				werr("%s: MSG_COPY returned message (%u, %u) that was never sent",
+				     who, s, seq);
+		} else if (!bad) {
 			count(s, seq, who);
+		}
 		atomic_store(&me->state, IDLE);
 		if (!bad)
 			bad = verify(&m, (size_t)n, bufsz, !!(flags & MSG_NOERROR), q, &s, &seq);
@@ -581,7 +588,7 @@ static void spawn_receiver(int slot)
 	sh->recv[slot].pid = pid;
 }
 
-/* A worker is gone (status st): account for it; 1 if it was killed by us. */
+/* A worker is gone (status st; killed: by our SIGKILL): account for it. */
 static void worker_gone(pid_t pid, int st, int killed)
 {
 	for (int i = 0; i < NSEND; i++) {
@@ -605,7 +612,9 @@ static void worker_gone(pid_t pid, int st, int killed)
 			continue;
 		rpid[i] = 0;
 		if (killed && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
-			if (atomic_load(&sh->recv[i].state) == IN_CALL) {
+			/* A MSG_COPY call takes nothing. */
+			if (atomic_load(&sh->recv[i].state) == IN_CALL &&
+			    !(atomic_load(&sh->recv[i].flags) & MSG_COPY)) {
 				struct receiver *r = &sh->recv[i];
 				nrecv_inflight++;
 				nrecv_inflight_q[atomic_load(&r->q)]++;
