@@ -495,6 +495,8 @@ static uint64_t last_block(struct msg_queue *q, uint64_t mi)
 {
 	uint64_t n = blocks_for_len(mhead(q, mi)->len), i = mi;
 
+	if (n > q->nblocks)
+		return 0;
 	while (--n) {
 		i = blk(q, i)->next;
 		if (!blk(q, i))
@@ -620,7 +622,8 @@ static int64_t enqueue(struct msg_queue *q, long mtype, const char *src, uint64_
 			last_free = i;
 		} else if (bump <= q->nblocks) {
 			i = bump++;
-			b = blk(q, i);
+			if (!(b = blk(q, i)))
+				return -EINVAL;
 			b->next = 0;
 			if (!first_bump)
 				first_bump = i;

@@ -779,13 +779,18 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 {
 	struct ns_kind *k = &ns->kinds[ops->kind];
 	long long mni = uipc__limit_fresh(ops->mni);
-	uint64_t next = atomic_load(&k->next_idx), seq = atomic_load(&k->seq);
+	/* Reduced, as anyone may have written the namespace file. */
+	uint64_t next = atomic_load(&k->next_idx), seq = atomic_load(&k->seq) % IPC_SEQ_MAX;
 	char path[PATH_MAX], idbuf[16];
 	struct handle *h;
 	int round, i, slot, id, old, err;
 
 	if (mni > IPC_SLOTS)
 		mni = IPC_SLOTS;
+	if (mni <= 0)
+		return -ENOSPC;
+	if (next > (uint64_t)mni)
+		next = (uint64_t)mni;
 	for (round = 0; round < 2; round++) {
 		for (i = 0; i < mni; i++) {
 			slot = (int)((next + (uint64_t)i) % (uint64_t)mni);

@@ -18,14 +18,17 @@
  * the holder cannot run at the same time).  A lock that stays held for many
  * seconds by a thread that no longer exists (which a sane holder never does:
  * no critical section blocks) means the file was damaged: the call fails with
- * EINVAL instead of hanging.
+ * EINVAL instead of hanging (lock_wedged).
  *
  * Sleeping on futexes always uses a timeout.  An untimed FUTEX_WAIT is
  * restarted transparently after a SA_RESTART handler, but msgsnd/msgrcv must
  * fail with EINTR after any handler; a timed wait returns EINTR.
  */
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -33,27 +36,34 @@
 #include "internal.h"
 
 #define SPIN_MAX 2000
-#define SPIN_MIN 64
+#define SPIN_MIN 400
 
+/*
+ * Spinning cannot pay when this process may run on one CPU only (the peer
+ * it waits for would need that CPU): no spin then.  Looked up once.
+ */
 int uipc__spin_limit(void)
 {
 	static _Atomic int limit = -1;
 	int l = atomic_load_explicit(&limit, memory_order_relaxed);
+	cpu_set_t set;
 
 	if (unlikely(l < 0)) {
-		l = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? SPIN_MAX : 0;
+		l = sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 1 &&
+		    sysconf(_SC_NPROCESSORS_ONLN) > 1 ? SPIN_MAX : 0;
 		atomic_store_explicit(&limit, l, memory_order_relaxed);
 	}
 	return l;
 }
 
 /*
- * Spin until done(arg) or the thread's budget runs out.  The budget adapts
- * as an adaptive mutex's does: twice what the last successful spin needed,
- * halved after a spin that did not pay, so that a thread whose peer cannot
- * run meanwhile (both on one CPU, or the peer asleep) soon stops burning its
- * time slice.  One wait in 16 spins the full limit, to find out whether
- * spinning pays again.
+ * Spin until done(arg) or the thread's budget runs out.  SPIN_MAX pauses
+ * are about 50 us here, what a futex wake-up of a halted CPU costs.  The
+ * budget adapts as an adaptive mutex's does: twice what the last successful
+ * spin needed (at least SPIN_MIN), halved after a spin that did not pay, so
+ * that a thread whose peer cannot run meanwhile soon stops burning its time
+ * slice.  One wait in 16 spins the full limit, to find out whether spinning
+ * pays again.
  */
 bool uipc__spin_until(bool (*done)(const void *arg), const void *arg)
 {
@@ -145,14 +155,46 @@ static void after_owner_died(struct handle *h)
 	pthread_mutex_consistent(&o->lock);
 }
 
-/* The mutex's owner field as glibc keeps it, to tell a wedged lock. */
-static bool owner_vanished(pthread_mutex_t *m)
+/* Does process 'tid' map the file with inode 'ino'?  -1: cannot tell. */
+static int maps_inode(int tid, ino_t ino)
 {
-	int tid = __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK;
+	char path[64], line[512], *p;
+	int found = 0;
+	FILE *f;
 
-	if (tid == 0)
-		return false;
-	return kill(tid, 0) < 0 && errno == ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/maps", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -1;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* address perms offset dev inode path */
+		p = line;
+		for (int field = 0; p && field < 4; field++)
+			p = strchr(p + 1, ' ');
+		if (p && strtoull(p, NULL, 10) == (unsigned long long)ino)
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Is the lock held by nobody who could ever release it?  Asked after the
+ * lock stayed taken for seconds, which no critical section does.  The owner
+ * field (glibc keeps the owner's thread id in the futex word) names a thread
+ * that does not exist, or none, or us, or a process that does not even map
+ * the object: the word was damaged, the object is unusable.  A live owner
+ * that maps it (stopped in a debugger, say) is waited for.
+ */
+static bool lock_wedged(struct handle *h)
+{
+	int tid = __atomic_load_n(&hobj(h)->lock.__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK;
+
+	if (tid == 0 || tid == gettid())
+		return true;
+	if (kill(tid, 0) < 0 && errno == ESRCH)
+		return true;
+	return maps_inode(tid, h->ino) == 0;
 }
 
 #define WEDGED_AFTER_S 3
@@ -173,7 +215,7 @@ int uipc__lock(struct handle *h)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		err = pthread_mutex_timedlock(&o->lock, &ts);
-		if (err == ETIMEDOUT && ++waited >= WEDGED_AFTER_S && owner_vanished(&o->lock))
+		if (err == ETIMEDOUT && ++waited >= WEDGED_AFTER_S && lock_wedged(h))
 			return -EINVAL;
 	}
 	if (err == EOWNERDEAD) {

@@ -4,9 +4,9 @@
  * Design.  NQ queues, NSEND sender and NRECV receiver processes.  Senders
  * block or use IPC_NOWAIT at random; half the receivers never block (they
  * keep the queues moving), the others block half the time, with msgtyp 0,
- * k, -k, MSG_EXCEPT, MSG_NOERROR and short buffers.  The parent SIGKILLs a
- * random worker at random moments and starts a new one in its place,
- * UIPC_CRASH_KILLS times (default 300).  Then it stops the workers, checks
+ * k, -k, MSG_EXCEPT, MSG_NOERROR, MSG_COPY and short buffers.  The parent SIGKILLs a
+ * random worker (sometimes two or three at once) at random moments and
+ * starts a new one in its place, UIPC_CRASH_KILLS times (default 300).  Then it stops the workers, checks
  * that none is stuck, drains the queues in a new process (exec of this
  * program with --drain) and accounts for every message.
  *
@@ -80,7 +80,7 @@
 #define SEQ_BITS 14
 #define TINY_BASE (1L << 30)	/* + (s << 14) + seq, fits a 32-bit long */
 #define MAX_IDS 65535
-#define AVG_KILL_US 30000	/* mean time between two kills */
+#define AVG_KILL_US 35000	/* mean time between two kills */
 #define END_BOUND 10		/* seconds: hang detector of the end phase */
 #define MAX_ERRS 16
 
@@ -107,7 +107,7 @@ struct shared {
 	_Atomic int stop;
 	_Atomic int next_id;		/* sender ids handed out */
 	_Atomic int nerr;
-	_Atomic unsigned long long received;
+	_Atomic unsigned long long received, copied;
 	int qid[NQ];
 	char err[MAX_ERRS][200];
 	struct receiver recv[NRECV];
@@ -402,6 +402,7 @@ static void __attribute__((noreturn)) receiver_main(int slot)
 			    seq > (uint32_t)atomic_load(&sh->snd[s].inflight))
 				werr("%s: MSG_COPY returned message (%u, %u) that was never sent",
 				     who, s, seq);
+			atomic_fetch_add(&sh->copied, 1);
 		} else if (!bad) {
 			count(s, seq, who);
 		}
@@ -812,16 +813,25 @@ int main(int argc, char **argv)
 	while (nkills < target && !ids_exhausted) {
 		usleep((useconds_t)(rnd() % (2 * AVG_KILL_US)));
 		reap(1);
-		int w = rnd() % (NSEND + NRECV);
-		pid_t pid = w < NSEND ? spid[w] : rpid[w - NSEND];
-		if (pid <= 0)
-			continue;
-		kill(pid, SIGKILL);
-		int st;
-		if (waitpid(pid, &st, 0) == pid) {
-			worker_gone(pid, st, 1);
-			if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
-				nkills++;
+		/* Usually one victim; sometimes two or three at the same moment. */
+		pid_t victim[3];
+		int nv = rnd() % 8 ? 1 : 2 + (int)(rnd() % 2);
+		for (int i = 0; i < nv; i++) {
+			int w = rnd() % (NSEND + NRECV);
+			victim[i] = w < NSEND ? spid[w] : rpid[w - NSEND];
+			for (int j = 0; j < i; j++)
+				if (victim[j] == victim[i])
+					victim[i] = 0;
+			if (victim[i] > 0)
+				kill(victim[i], SIGKILL);
+		}
+		for (int i = 0; i < nv; i++) {
+			int st;
+			if (victim[i] > 0 && waitpid(victim[i], &st, 0) == victim[i]) {
+				worker_gone(victim[i], st, 1);
+				if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+					nkills++;
+			}
 		}
 		reap(1);
 		stat_check(sh->qid[nkills % NQ], nkills % NQ);
@@ -1009,10 +1019,11 @@ int main(int argc, char **argv)
 	printf("# %d kills in %.1f s (%d senders, %d receivers killed in a call), %d sender "
 	       "incarnations%s\n", nkills, t1 - t0, nsend_inflight, nrecv_inflight, next - 1,
 	       ids_exhausted ? " (ids exhausted: ended early)" : "");
-	printf("# %llu messages acknowledged, %llu received by workers, %llu drained, "
-	       "%llu in-flight sends delivered, %llu unaccounted (at most %d allowed)\n",
-	       acked, (unsigned long long)atomic_load(&sh->received), drained, inflight_seen,
-	       unaccounted, nrecv_inflight);
+	printf("# %llu messages acknowledged, %llu received by workers (and %llu copied with "
+	       "MSG_COPY), %llu drained, %llu in-flight sends delivered, %llu unaccounted (at most "
+	       "%d allowed)\n", acked, (unsigned long long)atomic_load(&sh->received),
+	       (unsigned long long)atomic_load(&sh->copied), drained, inflight_seen, unaccounted,
+	       nrecv_inflight);
 	t_done();
 	(void)parent_moved;
 	return t_exit();
