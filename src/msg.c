@@ -217,12 +217,6 @@ static void msg_wake_all(struct uipc_obj *o)
 	uipc__futex_wake(&q->poll, INT_MAX);
 }
 
-static void msg_recover(struct handle *h)
-{
-	/* The redo log is all there is to repair; wake_all follows. */
-	(void)h;
-}
-
 static const struct obj_ops msg_ops = {
 	.kind = KIND_MSG,
 	.prefix = "msg",
@@ -233,7 +227,6 @@ static const struct obj_ops msg_ops = {
 	.more_checks = msg_more_checks,
 	.validate = msg_validate,
 	.wake_all = msg_wake_all,
-	.recover = msg_recover,
 };
 
 const struct obj_ops *uipc__ops(enum uipc_kind kind)
@@ -678,25 +671,71 @@ static void touch(const char *p, size_t n)
 		(void)v[n - 1];
 }
 
+/* The checks that open each round of a send or a receive, queue locked. */
+static int round_checks(struct handle *h, const struct creds *c, int perm)
+{
+	if (uipc__ipcperms(c, &hq(h)->obj.perm, perm))
+		return -EACCES;
+	if (atomic_load(&hq(h)->obj.state) != OBJ_LIVE)
+		return -EIDRM;
+	return msg_map_all(h);
+}
+
+/* A blocking call's progress through its waits. */
+struct wait {
+	int slot;		/* its waiter slot, -1 while not registered */
+	bool polled;		/* it polled the queue once already */
+	bool intr;		/* a signal handler ran during its last sleep */
+};
+
+/*
+ * One wait of a blocking send or receive for the queue to change: the first
+ * time, poll it (unlocked, bounded); then register in a slot (FIFO from
+ * then on) and sleep.  Called with the queue locked, returns with it locked;
+ * an error means the lock could not be taken again, and the slot is gone.
+ */
+static int wait_round(struct handle *h, struct wait *wt, enum waiter_state st, int64_t type,
+		      uint64_t mode, uint64_t size)
+{
+	struct msg_queue *q = hq(h);
+	int err;
+
+	if (!wt->polled) {
+		wt->polled = true;
+		return poll_queue(h, &q->qnum);
+	}
+	if (wt->slot < 0)
+		wt->slot = waiter_register(q, st, type, mode, size);
+	else
+		atomic_store(&q->w[wt->slot].futex, 0);
+	uipc__unlock(h);
+	wt->intr = waiter_sleep(q, wt->slot) == -EINTR;
+	if ((err = uipc__lock(h)) && wt->slot >= 0)
+		pthread_mutex_unlock(&q->w[wt->slot].alive);
+	return err;
+}
+
+/* The end of a send or a receive: give up the slot, unlock. */
+static long round_end(struct handle *h, struct wait *wt, long err)
+{
+	if (wt->slot >= 0)
+		waiter_release(hq(h), wt->slot);
+	uipc__unlock(h);
+	return err;
+}
+
 static long msg_send(struct handle *h, long mtype, const char *text, size_t msgsz, int msgflg)
 {
 	const struct creds *c = uipc__creds();
+	struct wait wt = { -1, false, false };
 	struct msg_queue *q;
-	int slot = -1, err;
-	bool intr, polled = false;
 	int64_t mi;
+	int err;
 
 	if ((err = uipc__lock(h)))
 		return err;
 	for (;;) {
-		q = hq(h);
-		err = -EACCES;
-		if (uipc__ipcperms(c, &q->obj.perm, S_IWUGO))
-			break;
-		err = -EIDRM;
-		if (atomic_load(&q->obj.state) != OBJ_LIVE)
-			break;
-		if ((err = msg_map_all(h)))
+		if ((err = round_checks(h, c, S_IWUGO)))
 			break;
 		q = hq(h);
 		if (fits(q, msgsz)) {
@@ -713,35 +752,16 @@ static long msg_send(struct handle *h, long mtype, const char *text, size_t msgs
 		err = -EAGAIN;
 		if (msgflg & IPC_NOWAIT)
 			break;
-		if (!polled) {
-			polled = true;
-			if ((err = poll_queue(h, &q->qnum)))
-				return err;
-			continue;
-		}
-		if (slot < 0)
-			slot = waiter_register(q, W_SEND, 0, 0, msgsz);
-		else
-			atomic_store(&q->w[slot].futex, 0);
-		uipc__unlock(h);
-		intr = waiter_sleep(q, slot) == -EINTR;
-		if ((err = uipc__lock(h))) {
-			if (slot >= 0)
-				pthread_mutex_unlock(&q->w[slot].alive);
+		if ((err = wait_round(h, &wt, W_SEND, 0, 0, msgsz)))
 			return err;
-		}
-		q = hq(h);
 		err = -EIDRM;
-		if (atomic_load(&q->obj.state) != OBJ_LIVE)
+		if (atomic_load(&hq(h)->obj.state) != OBJ_LIVE)
 			break;
 		err = -EINTR;
-		if (intr)
+		if (wt.intr)
 			break;
 	}
-	if (slot >= 0)
-		waiter_release(hq(h), slot);
-	uipc__unlock(h);
-	return err;
+	return round_end(h, &wt, err);
 }
 
 static long do_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
@@ -814,25 +834,17 @@ static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp,
 {
 	const struct creds *c = uipc__creds();
 	uint64_t mode = convert_mode(&msgtyp, msgflg), prev;
+	struct wait wt = { -1, false, false };
 	struct msg_queue *q;
 	struct msg_head *m;
 	struct msgbuf *mb = msgp;
-	int slot = -1;
-	bool intr, polled = false;
 	int64_t mi;
 	long err;
 
 	if ((err = uipc__lock(h)))
 		return err;
 	for (;;) {
-		q = hq(h);
-		err = -EACCES;
-		if (uipc__ipcperms(c, &q->obj.perm, S_IRUGO))
-			break;
-		err = -EIDRM;
-		if (atomic_load(&q->obj.state) != OBJ_LIVE)
-			break;
-		if ((err = msg_map_all(h)))
+		if ((err = round_checks(h, c, S_IRUGO)))
 			break;
 		q = hq(h);
 		mi = find_msg(q, msgtyp, mode, &prev);
@@ -861,49 +873,32 @@ static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp,
 		err = -ENOMSG;
 		if (msgflg & IPC_NOWAIT)
 			break;
-		if (!polled) {
-			polled = true;
-			if ((err = poll_queue(h, &q->qnum)))
-				return err;
-			continue;
-		}
-		if (slot < 0)
-			slot = waiter_register(q, W_RECV, msgtyp, mode,
-					       (msgflg & MSG_NOERROR) ? INT_MAX : bufsz);
-		else
-			atomic_store(&q->w[slot].futex, 0);
-		uipc__unlock(h);
-		intr = waiter_sleep(q, slot) == -EINTR;
-		if ((err = uipc__lock(h))) {
-			if (slot >= 0)
-				pthread_mutex_unlock(&q->w[slot].alive);
+		if ((err = wait_round(h, &wt, W_RECV, msgtyp, mode,
+				      (msgflg & MSG_NOERROR) ? INT_MAX : bufsz)))
 			return err;
-		}
 		if ((err = msg_map_all(h)))
 			break;
 		q = hq(h);
-		if (slot >= 0 && q->w[slot].result > 0) {
-			mi = q->w[slot].result;
+		/* A message handed over comes first, even after a signal (Linux). */
+		if (wt.slot >= 0 && q->w[wt.slot].result > 0) {
+			mi = q->w[wt.slot].result;
 			err = -EINVAL;
 			if (mhead(q, (uint64_t)mi) && find_prev(q, (uint64_t)mi, &prev))
 				err = take(q, (uint64_t)mi, prev, msgp, bufsz, false);
 			break;
 		}
-		if (slot >= 0 && q->w[slot].result < 0) {
-			err = q->w[slot].result;
+		if (wt.slot >= 0 && q->w[wt.slot].result < 0) {
+			err = q->w[wt.slot].result;
 			break;
 		}
 		err = -EIDRM;
 		if (atomic_load(&q->obj.state) != OBJ_LIVE)
 			break;
 		err = -EINTR;
-		if (intr)
+		if (wt.intr)
 			break;
 	}
-	if (slot >= 0)
-		waiter_release(hq(h), slot);
-	uipc__unlock(h);
-	return err;
+	return round_end(h, &wt, err);
 }
 
 static long do_msgrcv(int msqid, void *msgp, size_t bufsz, long msgtyp, int msgflg)

@@ -150,7 +150,6 @@ static void after_owner_died(struct handle *h)
 
 	if (!redo_replay(o, atomic_load(&h->len)))
 		atomic_store(&o->redo.count, 0);
-	ops->recover(h);
 	ops->wake_all(o);
 	pthread_mutex_consistent(&o->lock);
 }
