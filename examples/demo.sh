@@ -14,7 +14,12 @@ run() { "$B/uipc" run --root "$root" -- "$@"; }
 echo "== uipc demo: root $root"
 run "$B/examples/msg_server" "$keyfile" &
 server=$!
-while ! "$B/uipc" run --root "$root" -- sh -c "ls $root | grep -q '^msgkey'"; do sleep 0.05; done
+tries=0
+until UIPC_ROOT=$root "$B/uipc" ipcs -q | grep -q '^0x'; do	# the server's queue
+	tries=$((tries + 1))
+	[ $tries -lt 200 ] || { echo "demo: the server did not start" >&2; exit 1; }
+	sleep 0.05
+done
 pids=
 for c in 1 2 3 4; do
 	run "$B/examples/msg_client" "$keyfile" 200000 &

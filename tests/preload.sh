@@ -28,7 +28,10 @@ session() {
 		strace -f -qq -e signal=none -o "$1/trace" -e trace=msgget,msgsnd,msgrcv,msgctl \
 		"$2/uipc" run -- sh -c "
 			sh -c \"exec $2/examples/msg_server $1/key\" > $1/server.out &
-			while ! ls $3 | grep -q ^msgkey; do sleep 0.02; done
+			n=0
+			until UIPC_ROOT=$3 $2/uipc ipcs -q | grep -q ^0x; do
+				n=\$((n + 1)); [ \$n -lt 500 ] || exit 1; sleep 0.02
+			done
 			( $2/examples/msg_client $1/key 300 ) &
 			sh -c \"$2/examples/msg_client $1/key 300\"
 			wait %2 2>/dev/null
@@ -41,7 +44,7 @@ session() {
 check preload_session session
 check preload_server_served grep -q "served 600 requests" "$work/server.out"
 check preload_no_kernel_ipc test ! -s "$work/trace"
-check preload_queue_removed sh -c "! ls '$root' | grep -q '^msg\\.'"
+check preload_queue_removed sh -c "! UIPC_ROOT='$root' '$B/uipc' ipcs -q | grep -q '^0x'"
 
 # A program that never calls msgget & co.: same system calls as without.
 quiet() {
