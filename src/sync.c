@@ -36,7 +36,8 @@
 #include "internal.h"
 
 #define SPIN_MAX 2000
-#define SPIN_MIN 400
+#define SPIN_MIN 200
+#define SPIN_FAILS 3
 
 /*
  * Spinning cannot pay when this process may run on one CPU only (the peer
@@ -58,29 +59,28 @@ int uipc__spin_limit(void)
 
 /*
  * Spin until done(arg) or the thread's budget runs out.  SPIN_MAX pauses
- * are about 50 us here, what a futex wake-up of a halted CPU costs.  The
- * budget adapts as an adaptive mutex's does: twice what the last successful
- * spin needed (at least SPIN_MIN), halved after a spin that did not pay, so
- * that a thread whose peer cannot run meanwhile soon stops burning its time
- * slice.  One wait in 16 spins the full limit, to find out whether spinning
- * pays again.
+ * are about 50 us here, what a futex wake-up of a halted CPU costs, so a
+ * spin that ends in a sleep at most doubles the cost of sleeping at once.
+ * After SPIN_FAILS spins in a row that did not pay (the peer cannot run
+ * meanwhile: the CPUs are busy), the thread spins SPIN_MIN pauses only,
+ * except one wait in 16 that spins the full limit to find out whether
+ * spinning pays again.
  */
 bool uipc__spin_until(bool (*done)(const void *arg), const void *arg)
 {
-	static __thread int budget = SPIN_MAX;
-	static __thread unsigned waits;
+	static __thread unsigned fails, waits;
 	int limit = uipc__spin_limit(), n;
 
-	if (++waits % 16 && budget < limit)
-		limit = budget;
+	if (fails >= SPIN_FAILS && ++waits % 16 && limit > SPIN_MIN)
+		limit = SPIN_MIN;
 	for (n = 0; n < limit; n++) {
 		if (done(arg)) {
-			budget = 2 * n + SPIN_MIN > SPIN_MAX ? SPIN_MAX : 2 * n + SPIN_MIN;
+			fails = 0;
 			return true;
 		}
 		cpu_relax();
 	}
-	budget = budget / 2 < SPIN_MIN ? SPIN_MIN : budget / 2;
+	fails++;
 	return done(arg);
 }
 
