@@ -118,7 +118,7 @@ HIDDEN int uipc__robust_init(pthread_mutex_t *m);
 HIDDEN int uipc__futex_wait(_Atomic uint32_t *word, uint32_t val, long timeout_ms);
 HIDDEN void uipc__futex_wake(_Atomic uint32_t *word, int n);
 HIDDEN int uipc__spin_limit(void);
-HIDDEN bool uipc__spin_until(bool (*done)(const void *arg), const void *arg);
+HIDDEN bool uipc__spin_until(bool (*done)(const void *arg), const void *arg, int look);
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

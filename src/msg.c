@@ -111,6 +111,14 @@ struct msg_queue {
 	uint64_t recv_mask[MASK_WORDS];	/* slots of registered receivers */
 	uint64_t send_mask[MASK_WORDS];	/* slots of registered senders */
 	_Atomic uint32_t poll;		/* overflow sleepers poll this */
+	/*
+	 * Bumped by every send and every receive (not logged: hints only).
+	 * A caller that polls the queue before it registers watches the one
+	 * the other side bumps: a counter that only grows, unlike qnum, cannot
+	 * come back to the value it had while the poller looked away.
+	 */
+	_Alignas(64) _Atomic uint64_t sends;
+	_Alignas(64) _Atomic uint64_t receives;
 	uint32_t pad;
 	struct msg_waiter w[MSG_WAITERS];
 };
@@ -359,7 +367,7 @@ static int waiter_sleep(struct msg_queue *q, int slot)
 
 	if (slot < 0)
 		return uipc__futex_wait(word, seen, 1) == -EINTR ? -EINTR : 0;
-	if (uipc__spin_until(word_set, word))
+	if (uipc__spin_until(word_set, word, 1))
 		return 0;
 	atomic_store(&q->w[slot].sleeping, 1);
 	if (!atomic_load(word))
@@ -369,31 +377,53 @@ static int waiter_sleep(struct msg_queue *q, int slot)
 }
 
 /*
- * Before registering as a waiter, wait a little for the queue to change
- * (a message or room arriving): when the peer runs on another CPU this saves
- * the hand-off and the wake-up.  Called with the queue locked; returns with
+ * Before registering as a waiter, wait a little for the queue to change (a
+ * message or room arriving): when the peer runs on another CPU this saves
+ * the hand-off and the wake-up.  Once the other side's counter moves, keep
+ * watching while it goes on moving, up to POLL_BATCH steps: a peer that
+ * streams then works on a batch without the poller contending for the lock
+ * at every step, and a peer that sent one message and waits for the answer
+ * costs POLL_QUIET pauses only.  Called with the queue locked; returns with
  * it locked.  A waiter that registers keeps FIFO order from then on.
  */
+#define POLL_QUIET 16
+#define POLL_BATCH 64
+
 struct poll_arg {
-	const uint64_t *word;
-	uint64_t seen;
+	_Atomic uint64_t *word;
+	uint64_t seen, last;
+	int quiet;
 };
 
-static bool word_changed(const void *arg)
+/* Count a send or a receive; the queue lock serialises the writers. */
+static void count_op(_Atomic uint64_t *counter)
 {
-	const struct poll_arg *p = arg;
-
-	return __atomic_load_n(p->word, __ATOMIC_RELAXED) != p->seen;
+	atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 }
 
-static int poll_queue(struct handle *h, const uint64_t *word)
+static bool poll_settled(const void *arg)
 {
-	struct poll_arg p = { word, *word };
+	struct poll_arg *p = (struct poll_arg *)arg;
+	uint64_t v = atomic_load_explicit(p->word, memory_order_relaxed);
+
+	if (v != p->last) {
+		p->last = v;
+		p->quiet = 0;
+		return v - p->seen >= POLL_BATCH;
+	}
+	return v != p->seen && ++p->quiet >= POLL_QUIET;
+}
+
+static int poll_queue(struct handle *h, _Atomic uint64_t *word)
+{
+	struct poll_arg p = { word, 0, 0, 0 };
 
 	if (!uipc__spin_limit())
 		return 0;
+	p.seen = p.last = atomic_load_explicit(word, memory_order_relaxed);
 	uipc__unlock(h);
-	uipc__spin_until(word_changed, &p);
+	uipc__spin_until(poll_settled, &p, 1);
 	return uipc__lock(h);
 }
 
@@ -702,7 +732,7 @@ static int wait_round(struct handle *h, struct wait *wt, enum waiter_state st, i
 
 	if (!wt->polled) {
 		wt->polled = true;
-		return poll_queue(h, &q->qnum);
+		return poll_queue(h, st == W_RECV ? &q->sends : &q->receives);
 	}
 	if (wt->slot < 0)
 		wt->slot = waiter_register(q, st, type, mode, size);
@@ -744,6 +774,7 @@ static long msg_send(struct handle *h, long mtype, const char *text, size_t msgs
 			if (mi < 0)
 				break;
 			if (mi > 0) {
+				count_op(&q->sends);
 				hand_off(q, (uint64_t)mi);
 				err = 0;
 				break;
@@ -825,6 +856,7 @@ static long take(struct msg_queue *q, uint64_t mi, uint64_t prev, void *msgp, si
 	}
 	if (!dequeue(q, mi, prev, stamp))
 		return -EINVAL;
+	count_op(&q->receives);
 	wake_senders(q);
 	return r;
 }
@@ -1066,6 +1098,7 @@ static long msgctl_set(struct handle *h, const struct msqid_ds *in)
 	atomic_store(&q->obj.size, file_size(nblocks));
 	uipc__txn_commit(&q->obj, &t);
 	/* Sleepers re-check: permissions may now refuse them, room may be there. */
+	count_op(&q->receives);
 	msg_wake_all(&q->obj);
 	err = 0;
 out_unlock:

@@ -58,23 +58,25 @@ int uipc__spin_limit(void)
 }
 
 /*
- * Spin until done(arg) or the thread's budget runs out.  SPIN_MAX pauses
- * are about 50 us here, what a futex wake-up of a halted CPU costs, so a
- * spin that ends in a sleep at most doubles the cost of sleeping at once.
- * After SPIN_FAILS spins in a row that did not pay (the peer cannot run
- * meanwhile: the CPUs are busy), the thread spins SPIN_MIN pauses only,
- * except one wait in 16 that spins the full limit to find out whether
- * spinning pays again.
+ * Spin until done(arg) or the thread's budget runs out, looking every
+ * 'look' pauses (looking pulls the cache line away from the writer it waits
+ * for).  SPIN_MAX pauses are about 50 us here, what a futex wake-up of
+ * a halted CPU costs, so a spin that ends in a sleep at most doubles the cost
+ * of sleeping at once.  After SPIN_FAILS spins in a
+ * row that did not pay (the peer cannot run meanwhile: the CPUs are busy),
+ * the thread spins SPIN_MIN pauses only, except one wait in 16 that spins
+ * the full limit to find out whether spinning pays again.
  */
-bool uipc__spin_until(bool (*done)(const void *arg), const void *arg)
+bool uipc__spin_until(bool (*done)(const void *arg), const void *arg, int look)
 {
 	static __thread unsigned fails, waits;
 	int limit = uipc__spin_limit(), n;
 
-	if (fails >= SPIN_FAILS && ++waits % 16 && limit > SPIN_MIN)
+	if (fails >= SPIN_FAILS && ++waits % 16 && limit > SPIN_MIN) {
 		limit = SPIN_MIN;
+	}
 	for (n = 0; n < limit; n++) {
-		if (done(arg)) {
+		if (n % look == 0 && done(arg)) {
 			fails = 0;
 			return true;
 		}
@@ -201,12 +203,14 @@ static bool lock_wedged(struct handle *h)
 int uipc__lock(struct handle *h)
 {
 	struct uipc_obj *o = hobj(h);
-	int err, spins = uipc__spin_limit(), waited = 0;
+	int err, spins = uipc__spin_limit(), waited = 0, backoff, i;
 	struct timespec ts;
 
 	err = pthread_mutex_trylock(&o->lock);
-	while (err == EBUSY && spins-- > 0) {
-		cpu_relax();
+	for (backoff = 1; err == EBUSY && spins > 0; backoff = backoff < 64 ? backoff * 2 : 64) {
+		for (i = 0; i < backoff; i++)
+			cpu_relax();
+		spins -= backoff;
 		if (__atomic_load_n(&o->lock.__data.__lock, __ATOMIC_RELAXED) == 0)
 			err = pthread_mutex_trylock(&o->lock);
 	}
