@@ -158,7 +158,7 @@ HIDDEN long long uipc__limit(enum uipc_limit l);
 HIDDEN long long uipc__limit_fresh(enum uipc_limit l);
 HIDDEN void uipc__limits_expire(void);
 
-/* ---- store.c: the namespace, object files and the handle cache ---- */
+/* ---- store.c: the namespace and the object files ---- */
 struct ns_kind {
 	_Atomic uint64_t seq;		/* sequence number of new ids */
 	_Atomic uint64_t next_idx;	/* slot after the last object created */
@@ -220,8 +220,7 @@ struct obj_ops {
 };
 
 HIDDEN int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg);
-HIDDEN struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err);
-HIDDEN void uipc__handle_put(struct handle *h);
+HIDDEN struct handle *uipc__open_id(const struct obj_ops *ops, int id, bool allow_ro, int *err);
 HIDDEN int uipc__handle_ensure(struct handle *h, size_t need);
 HIDDEN struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *err);
 HIDDEN struct handle *uipc__handle_read(const struct obj_ops *ops, int id, int *err);
@@ -231,6 +230,16 @@ HIDDEN int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj 
 HIDDEN int uipc__grow_file(struct handle *h, size_t size);
 HIDDEN int uipc__set_file_mode(struct handle *h);
 HIDDEN const struct obj_ops *uipc__ops(enum uipc_kind kind);
+
+/* ---- handle.c: the process's handles and their cache ---- */
+HIDDEN struct handle *uipc__handle_new(int kind, int id, ino_t ino, char *base, size_t len,
+				       bool writable);
+HIDDEN struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err);
+HIDDEN void uipc__handle_put(struct handle *h);
+HIDDEN void uipc__handle_unref(struct handle *h);
+HIDDEN void uipc__handle_install(struct handle *h);
+HIDDEN void uipc__handle_retire(struct handle *h);
+HIDDEN int uipc__handle_swap_view(struct handle *h, char *base, size_t len);
 HIDDEN int64_t uipc__now(void);
 
 /*

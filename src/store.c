@@ -1,6 +1,5 @@
 /*
- * store.c - the namespace: the root, object files, keys, ids, and the
- * per-process handle cache.
+ * store.c - the namespace: the root, object files, keys and ids.
  *
  * Names in the root (default /dev/shm/uipc, mode 01777 so that any user may
  * create objects and nobody may unlink another's object files):
@@ -38,14 +37,7 @@
  * it.  Names left behind by a remover that died are recognised as stale (the
  * id or the state does not match) and unlinked by the next lookup.
  *
- * The handle cache maps (kind, slot) to a handle with one 64-bit word,
- * generation << 32 | pool index + 1.  A handle's reference count carries the
- * same generation; taking a reference is a compare-and-swap that fails once
- * the handle was reclaimed (count 0, generation bumped), so the fast path
- * needs no lock and no system call.  The cache itself holds one reference,
- * dropped when the object turns out removed or its slot holds a newer id.
- * 'pool_lock' serialises the slow paths (opening, installing, reclaiming); it
- * is held across fork().
+ * A process's mappings of objects are its handles (handle.c).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -61,13 +53,12 @@
 #include "internal.h"
 
 #define NS_MAGIC 0x736e7075u
+#define DEFAULT_ROOT "/dev/shm/uipc"
 #define MAX_OBJ_SIZE (1ull << 40)
 
 static const char *root_path;
 static void unlink_names(const struct obj_ops *ops, int id, key_t key, int fd);
 static _Atomic(struct ns_file *) ns_map;
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /* Seconds, as the kernel's ktime_get_real_seconds(); time() is a vDSO read. */
 int64_t uipc__now(void)
@@ -83,7 +74,7 @@ const char *uipc_root(void)
 	if (!r) {
 		r = getenv("UIPC_ROOT");
 		if (!r || !*r)
-			r = "/dev/shm/uipc";
+			r = DEFAULT_ROOT;
 		__atomic_store_n(&root_path, r, __ATOMIC_RELEASE);
 	}
 	return r;
@@ -127,13 +118,29 @@ static int make_dir(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * Make the root if it is missing, and refuse one that another user could
+ * tamper with: it must be a directory (the default one not a symbolic link,
+ * which anyone could have planted in /dev/shm) that belongs to the caller
+ * or to root, or has the sticky bit.
+ */
 static int ensure_root(void)
 {
+	const char *root = uipc_root();
 	char names[PATH_MAX];
-	int err = make_dir(uipc_root(), 01777);
+	bool is_default = !strcmp(root, DEFAULT_ROOT);
+	struct stat st;
+	int err = make_dir(root, 01777);
 
-	snprintf(names, sizeof(names), "%s/names", uipc_root());
-	return err ? err : make_dir(names, 0777);
+	if (err)
+		return err;
+	if ((is_default ? lstat(root, &st) : stat(root, &st)) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0 && !(st.st_mode & S_ISVTX)))
+		return -EACCES;
+	snprintf(names, sizeof(names), "%s/names", root);
+	return make_dir(names, 0777);
 }
 
 /* Link an O_TMPFILE file into place; fails with EEXIST if the name exists. */
@@ -206,103 +213,6 @@ struct ns_file *uipc__ns(void)
 		return ns;
 	}
 	return fresh;
-}
-
-/* ---- handles ---- */
-
-struct view {
-	void *base;
-	size_t len;
-	struct view *next;
-};
-
-#define CHUNK 256
-#define MAX_CHUNKS 4096
-static struct handle *chunks[MAX_CHUNKS];
-static uint32_t pool_used;
-static struct handle *free_handles;
-static _Atomic uint64_t cache[KIND_COUNT][IPC_SLOTS];
-
-static void atfork_prepare(void) { pthread_mutex_lock(&pool_lock); }
-static void atfork_parent(void) { pthread_mutex_unlock(&pool_lock); }
-static void atfork_child(void) { pthread_mutex_init(&pool_lock, NULL); }
-static void register_atfork(void)
-{
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-}
-
-static struct handle *handle_at(uint32_t index)
-{
-	return &chunks[index / CHUNK][index % CHUNK];
-}
-
-/* Called with pool_lock held. */
-static struct handle *handle_alloc(void)
-{
-	struct handle *h = free_handles;
-
-	if (h) {
-		free_handles = h->next_free;
-		return h;
-	}
-	if (pool_used / CHUNK >= MAX_CHUNKS)
-		return NULL;
-	if (!chunks[pool_used / CHUNK]) {
-		chunks[pool_used / CHUNK] = calloc(CHUNK, sizeof(struct handle));
-		if (!chunks[pool_used / CHUNK])
-			return NULL;
-	}
-	h = handle_at(pool_used);
-	h->index = pool_used++;
-	pthread_mutex_init(&h->grow, NULL);
-	return h;
-}
-
-static uint64_t cache_word(struct handle *h)
-{
-	return (atomic_load(&h->rc) >> 32) << 32 | (h->index + 1);
-}
-
-/* Take a reference if the handle is still of generation 'gen'. */
-static bool handle_ref(struct handle *h, uint64_t gen)
-{
-	uint64_t c = atomic_load_explicit(&h->rc, memory_order_acquire);
-
-	while (c >> 32 == gen && (uint32_t)c != 0)
-		if (atomic_compare_exchange_weak(&h->rc, &c, c + 1))
-			return true;
-	return false;
-}
-
-static void handle_unref(struct handle *h)
-{
-	uint64_t c = atomic_fetch_sub(&h->rc, 1);
-	struct view *v, *next;
-
-	if ((uint32_t)c != 1)
-		return;
-	/* Last reference: nobody can take another (handle_ref needs one). */
-	atomic_store(&h->rc, ((c >> 32) + 1) << 32);
-	munmap(atomic_load(&h->base), atomic_load(&h->len));
-	for (v = h->old; v; v = next) {
-		next = v->next;
-		munmap(v->base, v->len);
-		free(v);
-	}
-	h->old = NULL;
-	pthread_mutex_lock(&pool_lock);
-	h->next_free = free_handles;
-	free_handles = h;
-	pthread_mutex_unlock(&pool_lock);
-}
-
-/* Drop the cache's reference to h, if the cache still holds it. */
-static void handle_retire(struct handle *h, uint64_t word)
-{
-	_Atomic uint64_t *c = &cache[h->kind][id_slot(h->id)];
-
-	if (atomic_compare_exchange_strong(c, &word, 0))
-		handle_unref(h);
 }
 
 static int validate(const struct obj_ops *ops, struct uipc_obj *o, size_t len, int id)
@@ -387,7 +297,7 @@ static long long file_size_of(int fd, ino_t *ino)
  * read-only (header only) when the caller may not write it.  Returns a new
  * handle holding one reference (not in the cache).
  */
-static struct handle *open_id(const struct obj_ops *ops, int want_id, bool allow_ro, int *err)
+struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_ro, int *err)
 {
 	char path[PATH_MAX];
 	struct handle *h;
@@ -441,21 +351,12 @@ static struct handle *open_id(const struct obj_ops *ops, int want_id, bool allow
 	}
 	if (state != OBJ_LIVE)
 		goto out_unmap;
-	pthread_mutex_lock(&pool_lock);
-	h = handle_alloc();
-	pthread_mutex_unlock(&pool_lock);
+	h = uipc__handle_new(ops->kind, want_id, ino, base, hsize + (dfd >= 0 ? (size_t)dsize : 0),
+			     dfd >= 0);
 	if (!h) {
 		*err = -ENOMEM;
 		goto out_unmap;
 	}
-	h->id = want_id;
-	h->kind = ops->kind;
-	h->ino = ino;
-	h->old = NULL;
-	h->writable = dfd >= 0;
-	atomic_store(&h->base, base);
-	atomic_store(&h->len, hsize + (dfd >= 0 ? (size_t)dsize : 0));
-	atomic_store(&h->rc, (atomic_load(&h->rc) >> 32) << 32 | 1);
 	close(hfd);
 	if (dfd >= 0)
 		close(dfd);
@@ -470,142 +371,6 @@ out_close:
 	return NULL;
 }
 
-/* Put a fresh handle (holding one reference) into the cache: +1 reference. */
-static void cache_install(struct handle *h)
-{
-	_Atomic uint64_t *c = &cache[h->kind][id_slot(h->id)];
-	uint64_t old;
-	struct handle *prev;
-
-	atomic_fetch_add(&h->rc, 1);
-	old = atomic_exchange(c, cache_word(h));
-	if (old) {
-		prev = handle_at((uint32_t)old - 1);
-		if (handle_ref(prev, old >> 32)) {
-			handle_unref(prev);	/* ours */
-			handle_unref(prev);	/* the cache's */
-		}
-	}
-}
-
-static struct handle *handle_lookup(const struct obj_ops *ops, int id, int *err)
-{
-	_Atomic uint64_t *c;
-	struct handle *h;
-	uint64_t w;
-
-	if (id < 0) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	c = &cache[ops->kind][id_slot(id)];
-	w = atomic_load_explicit(c, memory_order_acquire);
-	if (likely(w)) {
-		h = handle_at((uint32_t)w - 1);
-		if (likely(handle_ref(h, w >> 32))) {
-			if (likely(h->id == id &&
-				   atomic_load_explicit(&hobj(h)->state, memory_order_relaxed) == OBJ_LIVE))
-				return h;
-			if (atomic_load(&hobj(h)->state) != OBJ_LIVE)
-				handle_retire(h, w);
-			handle_unref(h);
-		}
-	}
-	pthread_once(&atfork_once, register_atfork);
-	h = open_id(ops, id, false, err);
-	if (h)
-		cache_install(h);
-	return h;
-}
-
-/*
- * Each thread keeps a reference to the handles it used last, so that its
- * next call on the same object takes no atomic read-modify-write at all.
- * 'busy' counts the calls of this thread using the entry (a signal handler
- * may call in while the thread is inside a call); an entry is replaced only
- * when idle.  The references are dropped when the thread exits.
- */
-#define TLS_ENTRIES 8
-struct tls_entry {
-	struct handle *h;
-	int id;
-	int kind;
-	int busy;
-};
-static __thread struct tls_entry tls_cache[TLS_ENTRIES];
-static __thread bool tls_registered;
-static pthread_key_t tls_key;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-
-static void tls_drop(void *unused)
-{
-	int i;
-
-	(void)unused;
-	for (i = 0; i < TLS_ENTRIES; i++)
-		if (tls_cache[i].h && !tls_cache[i].busy) {
-			handle_unref(tls_cache[i].h);
-			tls_cache[i].h = NULL;
-		}
-}
-
-static void tls_key_create(void)
-{
-	pthread_key_create(&tls_key, tls_drop);
-}
-
-static struct tls_entry *tls_entry_of(int kind, int id)
-{
-	return &tls_cache[(unsigned)(id_slot(id) + kind) % TLS_ENTRIES];
-}
-
-struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err)
-{
-	struct tls_entry *e;
-	struct handle *h;
-
-	if (id < 0) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	e = tls_entry_of(ops->kind, id);
-	h = e->h;
-	if (likely(h && e->id == id && e->kind == (int)ops->kind)) {
-		if (likely(atomic_load_explicit(&hobj(h)->state, memory_order_relaxed) == OBJ_LIVE)) {
-			e->busy++;
-			return h;
-		}
-	}
-	if (h && !e->busy) {	/* stale or another object: let it go */
-		e->h = NULL;
-		handle_unref(h);
-	}
-	h = handle_lookup(ops, id, err);
-	if (h && !e->h) {
-		if (!tls_registered) {
-			pthread_once(&tls_once, tls_key_create);
-			pthread_setspecific(tls_key, &tls_registered);
-			tls_registered = true;
-		}
-		e->h = h;	/* the caller's reference becomes the thread's */
-		e->id = id;
-		e->kind = ops->kind;
-		e->busy = 1;
-	}
-	return h;
-}
-
-void uipc__handle_put(struct handle *h)
-{
-	struct tls_entry *e = tls_entry_of(h->kind, h->id);
-
-	if (e->h == h && e->busy) {
-		e->busy--;
-		return;
-	}
-	handle_unref(h);
-}
-
 /*
  * The object in a slot (MSG_STAT), by its slot name, or by id.  These
  * handles may be read-only (h->writable false): for reading the header.
@@ -615,12 +380,12 @@ struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *er
 	char path[PATH_MAX];
 
 	slot_name(path, sizeof(path), ops, slot);
-	return open_id(ops, read_id(path), true, err);
+	return uipc__open_id(ops, read_id(path), true, err);
 }
 
 struct handle *uipc__handle_read(const struct obj_ops *ops, int id, int *err)
 {
-	return open_id(ops, id, true, err);
+	return uipc__open_id(ops, id, true, err);
 }
 
 /*
@@ -632,7 +397,6 @@ int uipc__handle_ensure(struct handle *h, size_t need)
 	const struct obj_ops *ops = uipc__ops((enum uipc_kind)h->kind);
 	char path[PATH_MAX];
 	long long dsize;
-	struct view *v;
 	int hfd, dfd = -1, err = 0;
 	ino_t ino = 0;
 	char *base;
@@ -652,20 +416,8 @@ int uipc__handle_ensure(struct handle *h, size_t need)
 	    ino != h->ino || (dsize = file_size_of(dfd, NULL)) < 0 ||
 	    ops->hdr_bytes + (size_t)dsize < need)
 		goto out_close;
-	v = malloc(sizeof(*v));
-	base = v ? map_view(hfd, dfd, ops->hdr_bytes, (size_t)dsize) : NULL;
-	if (!base) {
-		free(v);
-		err = -ENOMEM;
-		goto out_close;
-	}
-	v->base = atomic_load(&h->base);
-	v->len = atomic_load(&h->len);
-	v->next = h->old;
-	h->old = v;
-	atomic_store(&h->base, base);
-	atomic_store(&h->len, ops->hdr_bytes + (size_t)dsize);
-	err = 0;
+	base = map_view(hfd, dfd, ops->hdr_bytes, (size_t)dsize);
+	err = base ? uipc__handle_swap_view(h, base, ops->hdr_bytes + (size_t)dsize) : -ENOMEM;
 out_close:
 	if (hfd >= 0)
 		close(hfd);
@@ -805,9 +557,9 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 				return -ENOSPC;
 			if (round == 0 || (old = read_id(path)) < 0)
 				continue;
-			h = open_id(ops, old, true, &err);
+			h = uipc__open_id(ops, old, true, &err);
 			if (h) {
-				handle_unref(h);
+				uipc__handle_unref(h);
 				continue;
 			}
 			if (err == -EINVAL) {	/* stale: the object is gone */
@@ -905,10 +657,10 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	munmap(o, (size_t)size);
 	close(hfd);
 	close(dfd);
-	h = open_id(ops, id, false, &err);
+	h = uipc__open_id(ops, id, false, &err);
 	if (h) {
-		cache_install(h);
-		handle_unref(h);
+		uipc__handle_install(h);
+		uipc__handle_unref(h);
 	}
 	return id;
 out_unmap:
@@ -929,8 +681,8 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 	int id, err, tries;
 
 	uipc__limits_expire();
-	if (ensure_root() < 0)
-		return -ENOSPC;
+	if ((err = ensure_root()) < 0)
+		return err == -EACCES ? err : -ENOSPC;
 	if (key == IPC_PRIVATE)
 		return create(ops, key, flg, arg);
 	key_name(path, sizeof(path), ops, key);
@@ -988,7 +740,7 @@ int uipc__remove(struct handle *h, const struct obj_ops *ops)
 	obj_path(path, sizeof(path), ops, h->id);
 	if (stat(path, &st) == 0 && st.st_ino == h->ino)
 		unlink_names(ops, h->id, o->key, -1);
-	handle_retire(h, cache_word(h));
+	uipc__handle_retire(h);
 	return 0;
 }
 
@@ -1022,7 +774,7 @@ int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, voi
 			continue;
 		slot_name(path, sizeof(path), ops, slot);
 		id = read_id(path);
-		h = open_id(ops, id, true, &err);
+		h = uipc__open_id(ops, id, true, &err);
 		if (!h && err == -EINVAL && id >= 0)
 			unlink_name(path, id);
 		if (!h && err != -EACCES)
@@ -1033,7 +785,7 @@ int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, voi
 		if (h) {
 			if (fn)
 				fn(hobj(h), arg);
-			handle_unref(h);
+			uipc__handle_unref(h);
 		}
 	}
 	closedir(dir);
