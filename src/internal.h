@@ -217,6 +217,8 @@ struct obj_ops {
 	int (*validate)(struct uipc_obj *o, size_t len);
 	/* Wakes every waiter (after a removal or a recovery). */
 	void (*wake_all)(struct uipc_obj *o);
+	/* Repairs after a lock owner died, once the redo log was replayed. */
+	void (*recover)(struct handle *h);
 };
 
 HIDDEN int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg);

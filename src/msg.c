@@ -50,6 +50,7 @@
  * damages the queue.
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -225,6 +226,66 @@ static void msg_wake_all(struct uipc_obj *o)
 	uipc__futex_wake(&q->poll, INT_MAX);
 }
 
+/* The mapping must cover every block: another process may have grown it. */
+static int msg_map_all(struct handle *h)
+{
+	uint64_t n = hq(h)->nblocks;
+
+	if (n > (1ull << 33))
+		return -EINVAL;
+	return uipc__handle_ensure(h, file_size(n));
+}
+
+/*
+ * After a death under the lock: the message list (head and the next_msg
+ * links, changed only through the redo log) is the truth; tail, qnum,
+ * cbytes, the free list and bump are derived from it again.  A list or a
+ * chain that is damaged is cut where the damage starts.
+ */
+static void msg_recover(struct handle *h)
+{
+	struct msg_queue *q = hq(h);
+	uint64_t n = q->nblocks, i, k, c, prev = 0, qnum = 0, cbytes = 0, bump = q->bump, free_list = 0;
+	uint64_t *link = &q->head;
+	struct msg_head *m;
+	uint8_t *used;
+
+	if (msg_map_all(h) || !(used = calloc(n / 8 + 1, 1)))
+		return;
+	q = hq(h);
+	for (i = q->head; i; prev = i, link = &m->next_msg, i = m->next_msg) {
+		m = mhead(q, i);
+		for (k = i, c = m ? blocks_for_len(m->len) : 0; c && c <= n; c--, k = blk(q, k)->next) {
+			if (!blk(q, k) || used[k / 8] & (1u << (k % 8)))
+				break;
+			used[k / 8] |= (uint8_t)(1u << (k % 8));
+			if (k >= bump)
+				bump = k + 1;
+		}
+		if (!m || c) {	/* damaged: the list ends before this message */
+			*link = 0;
+			break;
+		}
+		qnum++;
+		cbytes += m->len;
+	}
+	if (bump > n + 1)
+		bump = n + 1;
+	if (bump < 1)
+		bump = 1;
+	for (k = bump - 1; k >= 1; k--)
+		if (!(used[k / 8] & (1u << (k % 8)))) {
+			blk(q, k)->next = free_list;
+			free_list = k;
+		}
+	free(used);
+	q->tail = prev;
+	q->qnum = qnum;
+	q->cbytes = cbytes;
+	q->free_head = free_list;
+	q->bump = bump;
+}
+
 static const struct obj_ops msg_ops = {
 	.kind = KIND_MSG,
 	.prefix = "msg",
@@ -235,22 +296,13 @@ static const struct obj_ops msg_ops = {
 	.more_checks = msg_more_checks,
 	.validate = msg_validate,
 	.wake_all = msg_wake_all,
+	.recover = msg_recover,
 };
 
 const struct obj_ops *uipc__ops(enum uipc_kind kind)
 {
 	(void)kind;
 	return &msg_ops;
-}
-
-/* The mapping must cover every block: another process may have grown it. */
-static int msg_map_all(struct handle *h)
-{
-	uint64_t n = hq(h)->nblocks;
-
-	if (n > (1ull << 33))
-		return -EINVAL;
-	return uipc__handle_ensure(h, file_size(n));
 }
 
 /* ---- waiters ---- */
@@ -545,17 +597,18 @@ static bool dequeue(struct msg_queue *q, uint64_t mi, uint64_t prev, bool set_re
 		txn_set(&t, &mhead(q, prev)->next_msg, m->next_msg);
 	else
 		txn_set(&t, &q->head, m->next_msg);
-	if (q->tail == mi)
-		txn_set(&t, &q->tail, prev);
-	txn_set(&t, &blk(q, last)->next, q->free_head);
-	txn_set(&t, &q->free_head, mi);
-	txn_set(&t, &q->qnum, q->qnum - 1);
-	txn_set(&t, &q->cbytes, q->cbytes - m->len);
 	if (set_receiver) {
 		txn_set(&t, &q->rtime, (uint64_t)uipc__now());
 		txn_set(&t, &q->lrpid, (uint64_t)uipc__pid());
 	}
 	uipc__txn_commit(&q->obj, &t);
+	/* Derived state (msg_recover rebuilds it after a death). */
+	if (q->tail == mi)
+		q->tail = prev;
+	q->qnum--;
+	q->cbytes -= m->len;
+	blk(q, last)->next = q->free_head;
+	q->free_head = mi;
 	return true;
 }
 
@@ -671,21 +724,22 @@ static int64_t enqueue(struct msg_queue *q, long mtype, const char *src, uint64_
 		src += chunk;
 		len -= chunk;
 	}
-	txn_begin(&t, q);
+	/* Cut the chain out of the free list: derived state from here on. */
 	if (last_free)
-		txn_set(&t, &blk(q, last_free)->next, first_bump);
-	txn_set(&t, &q->free_head, free);
-	txn_set(&t, &q->bump, bump);
+		blk(q, last_free)->next = first_bump;
+	txn_begin(&t, q);
 	if (q->tail)
 		txn_set(&t, &mhead(q, q->tail)->next_msg, first);
 	else
 		txn_set(&t, &q->head, first);
-	txn_set(&t, &q->tail, first);
-	txn_set(&t, &q->qnum, q->qnum + 1);
-	txn_set(&t, &q->cbytes, q->cbytes + m->len);
 	txn_set(&t, &q->stime, (uint64_t)uipc__now());
 	txn_set(&t, &q->lspid, (uint64_t)uipc__pid());
 	uipc__txn_commit(&q->obj, &t);
+	q->free_head = free;
+	q->bump = bump;
+	q->tail = first;
+	q->qnum++;
+	q->cbytes += m->len;
 	return (int64_t)first;
 }
 

@@ -152,7 +152,8 @@ static void after_owner_died(struct handle *h)
 
 	if (!redo_replay(o, atomic_load(&h->len)))
 		atomic_store(&o->redo.count, 0);
-	ops->wake_all(o);
+	ops->recover(h);
+	ops->wake_all(hobj(h));
 	pthread_mutex_consistent(&o->lock);
 }
 
