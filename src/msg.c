@@ -7,9 +7,9 @@
  * MSG_COPY with MSG_NOERROR and a short buffer is EINVAL; a queue is full
  * when its bytes or its message count would exceed msg_qbytes.
  *
- * Layout of a queue file:  struct msg_queue (the common object header, the
- * msqid_ds counters, the message list and the waiter table), then 'nblocks'
- * blocks of 128 bytes.  A message is a chain of blocks: its first block holds
+ * Layout:  the header file holds struct msg_queue (the common object
+ * header, the msqid_ds counters, the message list and the waiter table); the
+ * data file, mapped right after it, holds 'nblocks' blocks of 128 bytes.  A message is a chain of blocks: its first block holds
  * the header (struct msg_head) and the first bytes, the following blocks the
  * rest.  The queue is a singly linked list of first blocks, head to tail.
  * Blocks are numbered from 1 (0 is "none").  Free blocks form a list linked
@@ -20,14 +20,20 @@
  * most msg_qbytes messages), so a message that fits by the kernel's rule
  * always finds blocks.
  *
- * Locking:  everything is under the object lock (sync.c).  Each change of
- * the shared state is one redo-log transaction, so a process killed at any
- * instruction leaves either all of it or none of it:
- *  - send: the bytes are copied into free blocks first (harmless: they are
- *    free), then one transaction takes the blocks and links the message;
+ * Locking and crash safety:  everything is under the object lock (sync.c).
+ * The message list (head and the next_msg links) is the truth: it changes
+ * only in redo-log transactions, together with the times and pids that go
+ * with the change.  tail, qnum, cbytes, the free list and bump are derived
+ * state, updated with plain stores after the commit and computed again from
+ * the list by msg_recover() when a process died holding the lock.  So a
+ * process killed at any instruction leaves a send or a receive either done
+ * or not done:
+ *  - send: the bytes are copied into free blocks first, then one
+ *    transaction links the message (with msg_stime and msg_lspid);
  *  - receive: the bytes are copied to the caller first, then one transaction
- *    unlinks and frees the message.  A receiver killed before it commits
- *    leaves the message queued.
+ *    unlinks the message (with msg_rtime and msg_lrpid).  A receiver killed
+ *    before it commits leaves the message queued.
+ * Waiter registration and hand-offs are redo-log transactions of their own.
  *
  * Waiting:  a sleeper takes a slot in the waiter table (FIFO by ticket) and
  * holds the slot's robust 'alive' mutex while registered.  A sender hands a
