@@ -9,15 +9,16 @@
  * Death is therefore detected by an event the kernel guarantees, never by a
  * timeout or a pid.
  *
- * Repair is simple because every multi-word change goes through the redo log
- * (internal.h): replay a committed log, drop an uncommitted one, then let the
- * mechanism wake every waiter so each re-examines the state it sleeps on.
+ * Repair is simple because every change of the true state goes through the
+ * redo log (internal.h): replay a committed log, drop an uncommitted one, let
+ * the mechanism derive its other state again (ops->recover), then wake every
+ * waiter so each re-examines the state it sleeps on.
  *
- * Contention: before sleeping on the mutex a locker spins a bounded number of
- * times, and only on a machine with more than one CPU (a spin cannot pay when
- * the holder cannot run at the same time).  A lock that stays held for many
- * seconds by a thread that no longer exists (which a sane holder never does:
- * no critical section blocks) means the file was damaged: the call fails with
+ * Contention: before sleeping on the mutex a locker spins with exponential
+ * backoff, and only when it may run on more than one CPU (a spin cannot pay
+ * when the holder cannot run at the same time).  A lock that stays held for
+ * seconds by nobody who could release it (which a sane holder never does: no
+ * critical section blocks) means the file was damaged: the call fails with
  * EINVAL instead of hanging (lock_wedged).
  *
  * Sleeping on futexes always uses a timeout.  An untimed FUTEX_WAIT is
