@@ -31,11 +31,12 @@
  *
  * Removing (uipc__remove):  under the object lock the state becomes REMOVED
  * (waiters wake and see EIDRM); then the key name, the slot name and the
- * object file are unlinked (the file only by its owner or root: another
- * remover leaves it, REMOVED, to be unlinked by the next namespace walk of
- * a process that may).  An unlinked file lives as long as some process maps
- * it.  Names left behind by a remover that died are recognised as stale (the
- * id or the state does not match) and unlinked by the next lookup.
+ * object files are unlinked (the files only by their owner or root: another
+ * remover leaves them, REMOVED, to be unlinked by the next namespace walk,
+ * MSG_INFO or ipcs, of a process that may: reap_removed()).  An unlinked
+ * file lives as long as some process maps it.  Names left behind by a
+ * remover that died are recognised as stale (the id or the state does not
+ * match) and unlinked by the next lookup.
  *
  * A process's mappings of objects are its handles (handle.c).
  */
@@ -745,6 +746,45 @@ int uipc__remove(struct handle *h, const struct obj_ops *ops)
 }
 
 /*
+ * Unlink the files of removed objects that their remover could not unlink
+ * (it did not own them): the creator's own processes, or root, do it when
+ * they walk the namespace.
+ */
+static void reap_removed(const struct obj_ops *ops)
+{
+	size_t plen = strlen(ops->prefix);
+	uid_t euid = geteuid();
+	char path[PATH_MAX], *end;
+	struct uipc_obj o;
+	struct dirent *d;
+	struct stat st;
+	DIR *dir;
+	long id;
+	int fd;
+
+	dir = opendir(uipc_root());
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		if (strncmp(d->d_name, ops->prefix, plen) || d->d_name[plen] != '.')
+			continue;
+		id = strtol(d->d_name + plen + 1, &end, 10);
+		if (*end || id < 0 || id > INT_MAX)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", uipc_root(), d->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && (st.st_uid == euid || euid == 0) &&
+		    pread(fd, &o, sizeof(o), 0) == (ssize_t)sizeof(o) && o.magic == UIPC_MAGIC &&
+		    o.kind == ops->kind && o.id == id && atomic_load(&o.state) == OBJ_REMOVED)
+			unlink_names(ops, o.id, IPC_PRIVATE, fd);
+		close(fd);
+	}
+	closedir(dir);
+}
+
+/*
  * Walk the objects of a kind: call fn on each live one (unlocked; fn reads
  * racily, as the kernel's MSG_INFO reads counters).  Returns the highest slot
  * in use, or -1; *in_use gets the number of objects.  Stale slot names are
@@ -789,5 +829,6 @@ int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, voi
 		}
 	}
 	closedir(dir);
+	reap_removed(ops);
 	return max;
 }
