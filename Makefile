@@ -55,7 +55,7 @@ $(B)/tests/%: tests/%.c tests/t.h $(B)/libuipc.so
 $(B)/bench/%: bench/%.c $(B)/libuipc.so
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
-$(B)/examples/%: examples/%.c
+$(B)/examples/%: examples/%.c $(wildcard examples/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -o $@ $< $(LDLIBS)
 

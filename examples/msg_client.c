@@ -11,17 +11,7 @@
 #include <string.h>
 #include <sys/msg.h>
 #include <unistd.h>
-
-struct request {
-	long mtype;
-	pid_t client;
-	char text[128];
-};
-
-struct reply {
-	long mtype;
-	char text[128];
-};
+#include "msg_proto.h"
 
 int main(int argc, char **argv)
 {
@@ -35,20 +25,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s KEYFILE COUNT|stop\n", argv[0]);
 		return 2;
 	}
-	id = msgget(ftok(argv[1], 'U'), 0);
+	id = msgget(ftok(argv[1], PROJ_ID), 0);
 	if (id == -1) {
 		perror("msg_client: msgget");
 		return 1;
 	}
 	req.client = getpid();
 	if (!strcmp(argv[2], "stop")) {
-		req.mtype = 2;
+		req.mtype = SHUTDOWN;
 		req.text[0] = 0;
 		return msgsnd(id, &req, sizeof(req) - sizeof(long), 0) == 0 ? 0 : 1;
 	}
 	count = atoi(argv[2]);
 	for (i = 0; i < count; i++) {
-		req.mtype = 1;
+		req.mtype = REQUEST;
 		snprintf(req.text, sizeof(req.text), "hello %d from client %d", i, (int)getpid());
 		if (msgsnd(id, &req, sizeof(req) - sizeof(long), 0) < 0) {
 			perror("msg_client: msgsnd");

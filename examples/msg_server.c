@@ -15,20 +15,7 @@
 #include <string.h>
 #include <sys/msg.h>
 #include <unistd.h>
-
-#define REQUEST 1
-#define SHUTDOWN 2
-
-struct request {
-	long mtype;
-	pid_t client;
-	char text[128];
-};
-
-struct reply {
-	long mtype;
-	char text[128];
-};
+#include "msg_proto.h"
 
 int main(int argc, char **argv)
 {
@@ -43,7 +30,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s KEYFILE\n", argv[0]);
 		return 2;
 	}
-	key = ftok(argv[1], 'U');
+	key = ftok(argv[1], PROJ_ID);
 	id = msgget(key, IPC_CREAT | 0666);
 	if (key == -1 || id == -1) {
 		perror("msg_server: msgget");
