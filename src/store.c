@@ -55,6 +55,12 @@
 
 #define NS_MAGIC 0x736e7075u
 #define DEFAULT_ROOT "/dev/shm/uipc"
+/*
+ * Opening a file of the namespace, which anyone may have replaced by a FIFO
+ * (O_NONBLOCK: never wait for a writer) or a symbolic link (O_NOFOLLOW).
+ * What is not a regular file is then refused by file_size_of().
+ */
+#define OBJ_OPEN (O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
 #define MAX_OBJ_SIZE (1ull << 40)
 
 static const char *root_path;
@@ -167,7 +173,7 @@ static struct ns_file *ns_open(void)
 	if (ensure_root() < 0)
 		return NULL;
 	snprintf(path, sizeof(path), "%s/namespace", uipc_root());
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = open(path, O_RDWR | OBJ_OPEN);
 	if (fd < 0 && errno == ENOENT) {
 		fd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0666);
 		if (fd < 0)
@@ -180,12 +186,12 @@ static struct ns_file *ns_open(void)
 		}
 		if (link_tmpfile(fd, path) < 0) {
 			close(fd);
-			fd = open(path, O_RDWR | O_CLOEXEC);
+			fd = open(path, O_RDWR | OBJ_OPEN);
 		}
 	}
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(*ns)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(*ns)) {
 		close(fd);
 		return NULL;
 	}
@@ -314,9 +320,9 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	if (want_id < 0)
 		return NULL;
 	obj_path(path, sizeof(path), ops, want_id);
-	hfd = open(path, O_RDWR | O_CLOEXEC);
+	hfd = open(path, O_RDWR | OBJ_OPEN);
 	if (hfd < 0 && errno == EACCES && allow_ro)
-		hfd = open(path, O_RDONLY | O_CLOEXEC);
+		hfd = open(path, O_RDONLY | OBJ_OPEN);
 	if (hfd < 0) {
 		e = errno;
 		*err = e == EACCES || e == ENFILE || e == EMFILE || e == ENOMEM ? -e : -EINVAL;
@@ -326,7 +332,7 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 		goto out_close;
 	if (fcntl(hfd, F_GETFL) & O_RDWR) {
 		data_path(path, sizeof(path), ops, want_id);
-		dfd = open(path, O_RDWR | O_CLOEXEC);
+		dfd = open(path, O_RDWR | OBJ_OPEN);
 		if (dfd < 0 && errno == EACCES && !allow_ro) {
 			*err = -EACCES;
 			goto out_close;
@@ -408,10 +414,10 @@ int uipc__handle_ensure(struct handle *h, size_t need)
 	if (atomic_load(&h->len) >= need)
 		goto out;
 	obj_path(path, sizeof(path), ops, h->id);
-	hfd = open(path, O_RDWR | O_CLOEXEC);
+	hfd = open(path, O_RDWR | OBJ_OPEN);
 	data_path(path, sizeof(path), ops, h->id);
 	if (hfd >= 0)
-		dfd = open(path, O_RDWR | O_CLOEXEC);
+		dfd = open(path, O_RDWR | OBJ_OPEN);
 	err = -EIDRM;
 	if (hfd < 0 || dfd < 0 || file_size_of(hfd, &ino) != (long long)ops->hdr_bytes ||
 	    ino != h->ino || (dsize = file_size_of(dfd, NULL)) < 0 ||
@@ -438,7 +444,7 @@ int uipc__grow_file(struct handle *h, size_t size)
 	int fd, err = 0;
 
 	data_path(path, sizeof(path), ops, h->id);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = open(path, O_RDWR | OBJ_OPEN);
 	if (fd < 0)
 		return errno == ENOENT ? -EIDRM : -errno;
 	dsize = file_size_of(fd, NULL);
@@ -461,7 +467,7 @@ int uipc__set_file_mode(struct handle *h)
 
 	/* Only the files' owner (the creator) or root may: see README. */
 	obj_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), h->id);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | OBJ_OPEN);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) == 0 && st.st_ino == h->ino) {
@@ -772,10 +778,10 @@ static void reap_removed(const struct obj_ops *ops)
 		if (*end || id < 0 || id > INT_MAX)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", uipc_root(), d->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		fd = open(path, O_RDONLY | OBJ_OPEN);
 		if (fd < 0)
 			continue;
-		if (fstat(fd, &st) == 0 && (st.st_uid == euid || euid == 0) &&
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_uid == euid || euid == 0) &&
 		    pread(fd, &o, sizeof(o), 0) == (ssize_t)sizeof(o) && o.magic == UIPC_MAGIC &&
 		    o.kind == ops->kind && o.id == id && atomic_load(&o.state) == OBJ_REMOVED)
 			unlink_names(ops, o.id, IPC_PRIVATE, fd);

@@ -125,25 +125,23 @@ void uipc__txn_commit(struct uipc_obj *o, struct txn *t)
 	t->n = 0;
 }
 
-/* Replay a log left by a dead holder.  Returns false if the log is garbage. */
-static bool redo_replay(struct uipc_obj *o, size_t len)
+/* Replay a log left by a dead holder.  A log that is garbage is dropped. */
+static void redo_replay(struct uipc_obj *o, size_t len)
 {
 	struct redo_log *r = &o->redo;
 	uint64_t n = atomic_load(&r->count), i;
 
-	if (n > REDO_MAX)
-		return false;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && n <= REDO_MAX; i++) {
 		uint64_t off = r->e[i].off;
-		if (off % 8 || off < offsetof(struct uipc_obj, redo) + sizeof(*r) ||
-		    off > len - 8)
-			return false;
+		/* Never the identity, the lock or the log itself. */
+		if (off % 8 || off < offsetof(struct uipc_obj, perm) || off > len - 8 ||
+		    (off >= offsetof(struct uipc_obj, lock) && off < sizeof(*o)))
+			n = 0;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && n <= REDO_MAX; i++)
 		__atomic_store_n((uint64_t *)((char *)o + r->e[i].off), r->e[i].val,
 				 __ATOMIC_RELAXED);
 	atomic_store(&r->count, 0);
-	return true;
 }
 
 static void after_owner_died(struct handle *h)
@@ -151,8 +149,7 @@ static void after_owner_died(struct handle *h)
 	struct uipc_obj *o = hobj(h);
 	const struct obj_ops *ops = uipc__ops((enum uipc_kind)h->kind);
 
-	if (!redo_replay(o, atomic_load(&h->len)))
-		atomic_store(&o->redo.count, 0);
+	redo_replay(o, atomic_load(&h->len));
 	ops->recover(h);
 	ops->wake_all(hobj(h));
 	pthread_mutex_consistent(&o->lock);
