@@ -314,6 +314,7 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	uint32_t state;
 	int hfd, dfd = -1, e, tries = 0;
 	ino_t ino = 0;
+	bool rw;
 	char *base;
 
 	*err = -EINVAL;
@@ -321,6 +322,7 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 		return NULL;
 	obj_path(path, sizeof(path), ops, want_id);
 	hfd = open(path, O_RDWR | OBJ_OPEN);
+	rw = hfd >= 0;
 	if (hfd < 0 && errno == EACCES && allow_ro)
 		hfd = open(path, O_RDONLY | OBJ_OPEN);
 	if (hfd < 0) {
@@ -330,15 +332,15 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	}
 	if (file_size_of(hfd, &ino) != (long long)hsize)
 		goto out_close;
-	if (fcntl(hfd, F_GETFL) & O_RDWR) {
+	if (rw) {
 		data_path(path, sizeof(path), ops, want_id);
 		dfd = open(path, O_RDWR | OBJ_OPEN);
-		if (dfd < 0 && errno == EACCES && !allow_ro) {
-			*err = -EACCES;
-			goto out_close;
-		}
 		if (dfd >= 0 && (dsize = file_size_of(dfd, NULL)) < 0)
 			goto out_close;
+	}
+	if (dfd < 0 && !allow_ro) {	/* closed to the caller, or missing */
+		*err = rw && errno == EACCES ? -EACCES : -EINVAL;
+		goto out_close;
 	}
 	base = map_view(hfd, dfd, hsize, (size_t)dsize);
 	if (!base) {
