@@ -438,20 +438,35 @@ static int waiter_sleep(struct msg_queue *q, int slot)
  * Before registering as a waiter, wait a little for the queue to change (a
  * message or room arriving): when the peer runs on another CPU this saves
  * the hand-off and the wake-up.  Once the other side's counter moves, keep
- * watching while it goes on moving, up to POLL_BATCH steps: a peer that
- * streams then works on a batch without the poller contending for the lock
- * at every step, and a peer that sent one message and waits for the answer
- * costs POLL_QUIET pauses only.  Called with the queue locked; returns with
+ * watching while it goes on moving, up to POLL_BATCH steps, until it stays
+ * still for POLL_QUIET_STREAM pauses, or until the queue is half full (for a
+ * receiver) or half empty (for a sender): a peer that streams then works on
+ * a batch without the poller contending for the lock at every step.  A
+ * peer that made one step (sent one message and waits for the answer) costs
+ * POLL_QUIET pauses only.  Called with the queue locked; returns with
  * it locked.  A waiter that registers keeps FIFO order from then on.
  */
 #define POLL_QUIET 16
-#define POLL_BATCH 64
+#define POLL_QUIET_STREAM 64
+#define POLL_BATCH 200
 
 struct poll_arg {
+	struct msg_queue *q;
+	bool receiver;		/* waits for messages (else for room) */
 	_Atomic uint64_t *word;
 	uint64_t seen, last;
 	int quiet;
 };
+
+/* Half full for a receiver, half empty for a sender: no point waiting on. */
+static bool half_way(const struct poll_arg *p)
+{
+	uint64_t qbytes = __atomic_load_n(&p->q->qbytes, __ATOMIC_RELAXED);
+	uint64_t used = 2 * __atomic_load_n(&p->q->cbytes, __ATOMIC_RELAXED);
+	uint64_t num = 2 * __atomic_load_n(&p->q->qnum, __ATOMIC_RELAXED);
+
+	return p->receiver ? used >= qbytes || num >= qbytes : used <= qbytes && num <= qbytes;
+}
 
 /* Count a send or a receive; the queue lock serialises the writers. */
 static void count_op(_Atomic uint64_t *counter)
@@ -468,14 +483,17 @@ static bool poll_settled(const void *arg)
 	if (v != p->last) {
 		p->last = v;
 		p->quiet = 0;
-		return v - p->seen >= POLL_BATCH;
+		return v - p->seen >= POLL_BATCH || half_way(p);
 	}
-	return v != p->seen && ++p->quiet >= POLL_QUIET;
+	/* One step, then quiet: an answer.  Steps on steps: a stream. */
+	return v != p->seen && ++p->quiet >= (v - p->seen > 1 ? POLL_QUIET_STREAM : POLL_QUIET);
 }
 
-static int poll_queue(struct handle *h, _Atomic uint64_t *word)
+static int poll_queue(struct handle *h, bool receiver)
 {
-	struct poll_arg p = { word, 0, 0, 0 };
+	struct msg_queue *q = hq(h);
+	_Atomic uint64_t *word = receiver ? &q->sends : &q->receives;
+	struct poll_arg p = { q, receiver, word, 0, 0, 0 };
 
 	if (!uipc__spin_limit())
 		return 0;
@@ -792,7 +810,7 @@ static int wait_round(struct handle *h, struct wait *wt, enum waiter_state st, i
 
 	if (!wt->polled) {
 		wt->polled = true;
-		return poll_queue(h, st == W_RECV ? &q->sends : &q->receives);
+		return poll_queue(h, st == W_RECV);
 	}
 	if (wt->slot < 0)
 		wt->slot = waiter_register(q, st, type, mode, size);
