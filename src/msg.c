@@ -106,6 +106,8 @@ struct msg_waiter {
 	uint64_t pid;
 	_Atomic uint32_t futex;		/* 1: look again */
 	_Atomic uint32_t sleeping;
+	uint32_t ready;			/* 'alive' initialised (at first use) */
+	uint32_t pad;
 };
 
 struct msg_queue {
@@ -183,16 +185,12 @@ static long msg_new_size(long arg)
 static int msg_init(struct uipc_obj *o, long arg)
 {
 	struct msg_queue *q = (struct msg_queue *)o;
-	int i, err;
 
 	(void)arg;
 	o->hdr_size = sizeof(*q);
 	q->qbytes = (uint64_t)uipc__limit_fresh(LIM_MSGMNB);
 	q->nblocks = blocks_for_qbytes(q->qbytes);
 	q->bump = 1;
-	for (i = 0; i < MSG_WAITERS; i++)
-		if ((err = uipc__robust_init(&q->w[i].alive)))
-			return err;
 	return 0;
 }
 
@@ -372,6 +370,12 @@ static int waiter_register(struct msg_queue *q, enum waiter_state state, int64_t
 		w = &q->w[i];
 		if (w->state != W_FREE)
 			continue;
+		/* Initialised at first use: a queue's unused slots cost no memory. */
+		if (!w->ready) {
+			if (uipc__robust_init(&w->alive))
+				continue;
+			w->ready = 1;
+		}
 		r = pthread_mutex_trylock(&w->alive);
 		if (r == EOWNERDEAD)
 			pthread_mutex_consistent(&w->alive);
