@@ -184,7 +184,9 @@ static int maps_inode(int tid, ino_t ino)
  * field (glibc keeps the owner's thread id in the futex word) names a thread
  * that does not exist, or none, or us, or a process that does not even map
  * the object: the word was damaged, the object is unusable.  A live owner
- * that maps it (stopped in a debugger, say) is waited for.
+ * that maps it (stopped in a debugger, say) is waited for; one whose maps
+ * cannot be read (another user's process, or /proc closed to us) cannot be
+ * told from a damaged word and is given up on too.
  */
 static bool lock_wedged(struct handle *h)
 {
@@ -194,7 +196,7 @@ static bool lock_wedged(struct handle *h)
 		return true;
 	if (kill(tid, 0) < 0 && errno == ESRCH)
 		return true;
-	return maps_inode(tid, h->ino) == 0;
+	return maps_inode(tid, h->ino) != 1;
 }
 
 #define WEDGED_AFTER_S 3
