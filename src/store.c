@@ -102,18 +102,25 @@ static void key_name(char *buf, size_t n, const struct obj_ops *ops, key_t key)
 	snprintf(buf, n, "%s/names/%skey.%08x", uipc_root(), ops->prefix, (unsigned)key);
 }
 
-/* The id a name points to, or -1. */
+/*
+ * The id a name points to, or -1 with errno: ENOENT if there is no such
+ * name, EINVAL if it is not one uipc made (anyone may write names/).
+ */
 static int read_id(const char *path)
 {
 	char link[32], *end;
 	ssize_t n = readlink(path, link, sizeof(link) - 1);
 	long id;
 
-	if (n <= 0)
+	if (n < 0)
 		return -1;
 	link[n] = 0;
 	id = strtol(link, &end, 10);
-	return *end || id < 0 || id > INT_MAX ? -1 : (int)id;
+	if (n == 0 || *end || id < 0 || id > INT_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	return (int)id;
 }
 
 static int make_dir(const char *path, mode_t mode)
@@ -697,17 +704,17 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 	key_name(path, sizeof(path), ops, key);
 	for (tries = 0; tries < 100; tries++) {
 		id = read_id(path);
-		if (id < 0) {
-			if (errno != ENOENT && errno != EINVAL)
-				return -errno;
-			if (errno == ENOENT) {
-				if (!(flg & IPC_CREAT))
-					return -ENOENT;
-				err = create(ops, key, flg, arg);
-				if (err != -EEXIST)
-					return err;
-				continue;
-			}
+		if (id < 0 && errno == ENOENT) {
+			if (!(flg & IPC_CREAT))
+				return -ENOENT;
+			err = create(ops, key, flg, arg);
+			if (err != -EEXIST)
+				return err;
+			continue;	/* another creator won: look again */
+		}
+		if (id < 0) {	/* not a name uipc made: out of the way */
+			unlink_name(path, -1);
+			continue;
 		}
 		h = uipc__handle_get(ops, id, &err);
 		if (!h && err == -EACCES)	/* the data is closed to the caller */
