@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/sem.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,10 +28,19 @@ int uipc_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg);
 ssize_t uipc_msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg);
 int uipc_msgctl(int msqid, int cmd, struct msqid_ds *buf);
 
+/* System V semaphore sets: semget(2), semop(2), semctl(2). */
+int uipc_semget(key_t key, int nsems, int semflg);
+int uipc_semop(int semid, struct sembuf *sops, size_t nsops);
+int uipc_semtimedop(int semid, struct sembuf *sops, size_t nsops,
+		    const struct timespec *timeout);
+int uipc_semctl(int semid, int semnum, int cmd, ...);
+
 /*
  * Limits of the current root.  Names are the kernel's tunables: "msgmax",
- * "msgmnb", "msgmni".  A limit that was never set for the root follows the
- * kernel's value (/proc/sys/kernel/NAME), or Linux's default where that cannot
+ * "msgmnb", "msgmni", "semmsl", "semmns", "semopm", "semmni" (the four fields
+ * of /proc/sys/kernel/sem) and "semvmx" (a constant, 32767, in Linux).  A
+ * limit that was never set for the root follows the kernel's value
+ * (/proc/sys/kernel/NAME or .../sem), or Linux's default where that cannot
  * be read.
  *
  * uipc_limit_get() stores the value in force in *value and whether it was set

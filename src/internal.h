@@ -47,7 +47,7 @@ enum uipc_kind { KIND_MSG, KIND_SEM, KIND_SHM, KIND_COUNT };
 
 /* ---- the shared header of every object file ---- */
 #define UIPC_MAGIC 0x63706975u		/* "uipc" */
-#define UIPC_VERSION 1
+#define UIPC_VERSION 2
 
 enum obj_state {
 	OBJ_CREATING = 1,	/* linked under its slot name, not yet visible */
@@ -84,7 +84,8 @@ struct uipc_obj {
 	_Atomic uint64_t size;		/* bytes of the file in use */
 	struct uipc_perm perm;
 	uint64_t ctime;
-	pthread_mutex_t lock;		/* robust, process-shared */
+	/* On lines of their own: every locker writes them. */
+	_Alignas(64) pthread_mutex_t lock;	/* robust, process-shared */
 	struct redo_log redo;
 };
 
@@ -108,11 +109,18 @@ static inline void txn_set(struct txn *t, uint64_t *p, uint64_t val)
 	t->n++;
 }
 
-HIDDEN void uipc__txn_commit(struct uipc_obj *o, struct txn *t);
+HIDDEN void uipc__txn_commit_to(struct redo_log *r, struct txn *t);
+static inline void uipc__txn_commit(struct uipc_obj *o, struct txn *t)
+{
+	uipc__txn_commit_to(&o->redo, t);
+}
+HIDDEN void uipc__redo_replay(struct uipc_obj *o, struct redo_log *r, size_t len,
+			      size_t keep_from, size_t keep_to);
 
 /* ---- sync.c: locks, futexes, spinning ---- */
 struct handle;
 HIDDEN int uipc__lock(struct handle *h);
+HIDDEN int uipc__lock_mutex(struct handle *h, pthread_mutex_t *m);
 HIDDEN void uipc__unlock(struct handle *h);
 HIDDEN int uipc__robust_init(pthread_mutex_t *m);
 HIDDEN int uipc__futex_wait(_Atomic uint32_t *word, uint32_t val, long timeout_ms);

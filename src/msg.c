@@ -8,31 +8,46 @@
  * when its bytes or its message count would exceed msg_qbytes.
  *
  * Layout:  the header file holds struct msg_queue (the common object
- * header, the msqid_ds counters, the message list and the waiter table); the
- * data file, mapped right after it, holds 'nblocks' blocks of 128 bytes.  A message is a chain of blocks: its first block holds
- * the header (struct msg_head) and the first bytes, the following blocks the
- * rest.  The queue is a singly linked list of first blocks, head to tail.
- * Blocks are numbered from 1 (0 is "none").  Free blocks form a list linked
- * through the same 'next' word as message chains; blocks at or above 'bump'
+ * header, the msqid_ds fields, the message list and the waiter table); the
+ * data file, mapped right after it, holds 'nblocks' blocks of 128 bytes.  A
+ * message is a chain of blocks: its first block holds the header (struct
+ * msg_head) and the first bytes, the following blocks the rest.  The queue
+ * is a singly linked list of first blocks that starts with a dummy block
+ * (the message received last, or the initial one), so that senders, who
+ * link after the tail, and receivers, who move the head, never write the
+ * same word.  Blocks are numbered from 1 (0 is "none").  Free blocks form
+ * lists linked through the same 'next' word as message chains: the
+ * senders' list, and the one receivers give blocks back to, which a sender
+ * takes in one exchange when its own runs out; blocks at or above 'bump'
  * were never used, so a queue's memory is what it has held at most, however
  * large msg_qbytes is.  nblocks is enough for the worst case msg_qbytes
  * allows (every message costs at most 1 + len/88 blocks, and there are at
- * most msg_qbytes messages), so a message that fits by the kernel's rule
- * always finds blocks.
+ * most msg_qbytes messages) and the dummy, so a message that fits by the
+ * kernel's rule always finds blocks.
  *
- * Locking and crash safety:  everything is under the object lock (sync.c).
- * The message list (head and the next_msg links) is the truth: it changes
- * only in redo-log transactions, together with the times and pids that go
- * with the change.  tail, qnum, cbytes, the free list and bump are derived
- * state, updated with plain stores after the commit and computed again from
- * the list by msg_recover() when a process died holding the lock.  So a
- * process killed at any instruction leaves a send or a receive either done
+ * Locking:  two robust locks, each with its own redo log (sync.c).  The
+ * queue lock (obj.lock) serialises receivers, msgctl, waiter registration
+ * and hand-offs; the send lock serialises senders.  Lock order: the queue
+ * lock, then the send lock.  A send takes the send lock alone (send_fast)
+ * while no receiver waits in the table and the queue has room, so a sender
+ * and a receiver work at once and their state sits on separate cache lines:
+ * each side counts what it did (sent_num/sent_bytes, recv_num/recv_bytes,
+ * which only grow) and msg_qnum and __msg_cbytes are the differences.  Other
+ * sends take the queue lock, then the send lock.  A receiver that unlinks
+ * the last message moves the tail, and takes the send lock for that.
+ *
+ * Crash safety:  the message list (head and the next_msg links) and the
+ * counters are the truth; they change only in redo-log transactions, with
+ * the times and pids that go with the change.  The free lists and bump are
+ * derived state, counted again from the list by rebuild() after a death.  So
+ * a process killed at any instruction leaves a send or a receive either done
  * or not done:
  *  - send: the bytes are copied into free blocks first, then one
- *    transaction links the message (with msg_stime and msg_lspid);
+ *    transaction of the send side links the message (the link is its last
+ *    store, which publishes the message to receivers);
  *  - receive: the bytes are copied to the caller first, then one transaction
- *    unlinks the message (with msg_rtime and msg_lrpid).  A receiver killed
- *    before it commits leaves the message queued.
+ *    unlinks the message.  A receiver killed before it commits leaves the
+ *    message queued.
  * Waiter registration and hand-offs are redo-log transactions of their own.
  *
  * Waiting:  a sleeper takes a slot in the waiter table (FIFO by ticket) and
@@ -111,15 +126,28 @@ struct msg_waiter {
 };
 
 struct msg_queue {
-	struct uipc_obj obj;
-	uint64_t stime, rtime;
-	uint64_t qnum, cbytes, qbytes;
-	uint64_t lspid, lrpid;
-	uint64_t head, tail, free_head, bump, nblocks;
+	struct uipc_obj obj;		/* obj.lock is the queue lock */
+	/* Read-mostly: changed by IPC_SET and by waiters registering. */
+	uint64_t qbytes, nblocks;
 	uint64_t ticket;
 	uint64_t recv_mask[MASK_WORDS];	/* slots of registered receivers */
 	uint64_t send_mask[MASK_WORDS];	/* slots of registered senders */
 	_Atomic uint32_t poll;		/* overflow sleepers poll this */
+	/* The receive side, under the queue lock. */
+	_Alignas(64) uint64_t head;	/* the dummy block: messages follow it */
+	uint64_t recv_num, recv_bytes;	/* messages and bytes ever received */
+	uint64_t rtime, lrpid;
+	/* Blocks receivers gave back; senders take them all at once. */
+	_Alignas(64) _Atomic uint64_t recv_free;
+	/* The send side, under send_lock (and its own redo log). */
+	_Alignas(64) pthread_mutex_t send_lock;
+	uint64_t tail;			/* the last message, or the dummy */
+	uint64_t sent_num, sent_bytes;	/* messages and bytes ever sent */
+	uint64_t seen_num, seen_bytes;	/* recv_num/recv_bytes, as last read */
+	uint64_t send_free, bump;
+	uint64_t stime, lspid;
+	uint64_t send_dirty;		/* free blocks must be counted again */
+	struct redo_log send_redo;
 	/*
 	 * Bumped by every send and every receive (not logged: hints only).
 	 * A caller that polls the queue before it registers watches the one
@@ -141,9 +169,10 @@ static inline struct msg_queue *hq(struct handle *h)
 	return (struct msg_queue *)hobj(h);
 }
 
+/* Blocks for the worst case msg_qbytes allows, and the dummy. */
 static uint64_t blocks_for_qbytes(uint64_t qbytes)
 {
-	return qbytes + qbytes / HEAD_DATA + 1;
+	return qbytes + qbytes / HEAD_DATA + 2;
 }
 
 static size_t file_size(uint64_t nblocks)
@@ -169,9 +198,43 @@ static inline struct msg_head *mhead(struct msg_queue *q, uint64_t i)
 	return (struct msg_head *)blk(q, i);
 }
 
+static inline uint64_t load(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/* The link to the next message: a sender may be writing it. */
+static inline uint64_t next_of(const struct msg_head *m)
+{
+	return load(&m->next_msg);
+}
+
+/* msg_qnum and __msg_cbytes: exact when both locks are held. */
+static uint64_t qnum(struct msg_queue *q)
+{
+	uint64_t received = load(&q->recv_num);
+
+	return load(&q->sent_num) - received;
+}
+
+static uint64_t cbytes(struct msg_queue *q)
+{
+	uint64_t received = load(&q->recv_bytes);
+
+	return load(&q->sent_bytes) - received;
+}
+
+/* Would msgsz more bytes fit, counting received what was as given? */
+static bool fits_after(struct msg_queue *q, uint64_t msgsz, uint64_t rnum, uint64_t rbytes)
+{
+	uint64_t num = q->sent_num - rnum, bytes = q->sent_bytes - rbytes;
+
+	return msgsz + bytes <= q->qbytes && 1 + num <= q->qbytes;
+}
+
 static bool fits(struct msg_queue *q, uint64_t msgsz)
 {
-	return msgsz + q->cbytes <= q->qbytes && 1 + q->qnum <= q->qbytes;
+	return fits_after(q, msgsz, load(&q->recv_num), load(&q->recv_bytes));
 }
 
 /* ---- object operations ---- */
@@ -190,8 +253,9 @@ static int msg_init(struct uipc_obj *o, long arg)
 	o->hdr_size = sizeof(*q);
 	q->qbytes = (uint64_t)uipc__limit_fresh(LIM_MSGMNB);
 	q->nblocks = blocks_for_qbytes(q->qbytes);
-	q->bump = 1;
-	return 0;
+	q->head = q->tail = 1;		/* block 1, zero: the first dummy */
+	q->bump = 2;
+	return uipc__robust_init(&q->send_lock);
 }
 
 static int msg_more_checks(struct uipc_obj *o, long arg)
@@ -241,23 +305,39 @@ static int msg_map_all(struct handle *h)
 }
 
 /*
- * After a death under the lock: the message list (head and the next_msg
- * links, changed only through the redo log) is the truth; tail, qnum,
- * cbytes, the free list and bump are derived from it again.  A list or a
- * chain that is damaged is cut where the damage starts.
+ * Count everything again from the message list: the list (the dummy at
+ * 'head' and the next_msg links, changed only through the redo logs) is the
+ * truth, the rest is derived from it: tail, the send side's counters, the
+ * free blocks and bump.  A list or a chain that is damaged is cut where the
+ * damage starts.  Called with both locks held, after a death.
  */
-static void msg_recover(struct handle *h)
+static void rebuild(struct handle *h)
 {
-	struct msg_queue *q = hq(h);
-	uint64_t n = q->nblocks, i, k, c, prev = 0, qnum = 0, cbytes = 0, bump = q->bump, free_list = 0;
-	uint64_t *link = &q->head;
+	uint64_t n, i, k, c, prev, num = 0, bytes = 0, bump, free_list = 0;
+	struct msg_queue *q;
 	struct msg_head *m;
+	uint64_t *link;
 	uint8_t *used;
 
-	if (msg_map_all(h) || !(used = calloc(n / 8 + 1, 1)))
+	if (msg_map_all(h) || !(used = calloc(hq(h)->nblocks / 8 + 1, 1)))
 		return;
 	q = hq(h);
-	for (i = q->head; i; prev = i, link = &m->next_msg, i = m->next_msg) {
+	n = q->nblocks;
+	bump = q->bump;
+	if (!mhead(q, q->head)) {
+		if (!blk(q, 1)) {
+			free(used);
+			return;
+		}
+		q->head = 1;
+		mhead(q, 1)->next_msg = 0;
+	}
+	prev = q->head;
+	used[prev / 8] |= (uint8_t)(1u << (prev % 8));
+	if (prev >= bump)
+		bump = prev + 1;
+	link = &mhead(q, prev)->next_msg;
+	for (i = *link; i; prev = i, link = &m->next_msg, i = m->next_msg) {
 		m = mhead(q, i);
 		for (k = i, c = m ? blocks_for_len(m->len) : 0; c && c <= n; c--, k = blk(q, k)->next) {
 			if (!blk(q, k) || used[k / 8] & (1u << (k % 8)))
@@ -270,13 +350,11 @@ static void msg_recover(struct handle *h)
 			*link = 0;
 			break;
 		}
-		qnum++;
-		cbytes += m->len;
+		num++;
+		bytes += m->len;
 	}
 	if (bump > n + 1)
 		bump = n + 1;
-	if (bump < 1)
-		bump = 1;
 	for (k = bump - 1; k >= 1; k--)
 		if (!(used[k / 8] & (1u << (k % 8)))) {
 			blk(q, k)->next = free_list;
@@ -284,10 +362,53 @@ static void msg_recover(struct handle *h)
 		}
 	free(used);
 	q->tail = prev;
-	q->qnum = qnum;
-	q->cbytes = cbytes;
-	q->free_head = free_list;
+	q->sent_num = q->recv_num + num;
+	q->sent_bytes = q->recv_bytes + bytes;
+	q->seen_num = q->recv_num;
+	q->seen_bytes = q->recv_bytes;
+	q->send_free = free_list;
+	atomic_store(&q->recv_free, 0);
 	q->bump = bump;
+	q->send_dirty = 0;
+}
+
+/*
+ * Take the send lock.  If its holder died, replay its log (the send side's
+ * truth is whole again) and mark the free blocks to be counted again, which
+ * needs the queue lock too: done here when the caller holds it (have_queue),
+ * else by the next caller that does (senders take the slow way meanwhile).
+ */
+static int send_lock(struct handle *h, bool have_queue)
+{
+	struct msg_queue *q = hq(h);
+	int r = uipc__lock_mutex(h, &q->send_lock);
+
+	if (r < 0)
+		return r;
+	if (r == 1) {
+		uipc__redo_replay(&q->obj, &q->send_redo, atomic_load(&h->len),
+				  offsetof(struct msg_queue, send_lock),
+				  offsetof(struct msg_queue, send_redo) + sizeof(q->send_redo));
+		q->send_dirty = 1;
+		pthread_mutex_consistent(&q->send_lock);
+	}
+	if (have_queue && hq(h)->send_dirty)
+		rebuild(h);
+	return 0;
+}
+
+static void send_unlock(struct handle *h)
+{
+	pthread_mutex_unlock(&hq(h)->send_lock);
+}
+
+/* After a death under the queue lock (its log replayed): count again. */
+static void msg_recover(struct handle *h)
+{
+	if (send_lock(h, false) < 0)
+		return;
+	rebuild(h);
+	send_unlock(h);
 }
 
 static const struct obj_ops msg_ops = {
@@ -466,8 +587,7 @@ struct poll_arg {
 static bool half_way(const struct poll_arg *p)
 {
 	uint64_t qbytes = __atomic_load_n(&p->q->qbytes, __ATOMIC_RELAXED);
-	uint64_t used = 2 * __atomic_load_n(&p->q->cbytes, __ATOMIC_RELAXED);
-	uint64_t num = 2 * __atomic_load_n(&p->q->qnum, __ATOMIC_RELAXED);
+	uint64_t used = 2 * cbytes(p->q), num = 2 * qnum(p->q);
 
 	return p->receiver ? used >= qbytes || num >= qbytes : used <= qbytes && num <= qbytes;
 }
@@ -547,11 +667,13 @@ static uint64_t convert_mode(long *msgtyp, int msgflg)
  */
 static int64_t find_msg(struct msg_queue *q, int64_t type, uint64_t mode, uint64_t *prev_out)
 {
-	uint64_t i = q->head, prev = 0, found = 0, found_prev = 0, steps = 0;
+	uint64_t i, prev = q->head, found = 0, found_prev = 0, steps = 0;
 	int64_t count = 0;
-	struct msg_head *m;
+	struct msg_head *m = mhead(q, prev);
 
-	for (; i; prev = i, i = m->next_msg) {
+	if (!m)
+		return -EINVAL;
+	for (i = next_of(m); i; prev = i, i = next_of(m)) {
 		if (!(m = mhead(q, i)) || ++steps > q->nblocks)
 			return -EINVAL;
 		if (m->owner && m->owner <= MSG_WAITERS && waiter_alive(q, (int)m->owner - 1))
@@ -608,35 +730,65 @@ static uint64_t last_block(struct msg_queue *q, uint64_t mi)
 	return i;
 }
 
-/*
- * Unlink message mi (after prev) and free its blocks: one transaction, with
- * the counters.  Returns false on a damaged chain.
- */
-static bool dequeue(struct msg_queue *q, uint64_t mi, uint64_t prev, bool set_receiver)
+/* Give the chain first..last back to the senders (see enqueue). */
+static void give_back(struct msg_queue *q, uint64_t first, uint64_t last)
 {
+	uint64_t old = atomic_load(&q->recv_free);
+
+	do
+		blk(q, last)->next = old;
+	while (!atomic_compare_exchange_weak(&q->recv_free, &old, first));
+}
+
+/*
+ * Dequeue message mi (after prev) in one transaction with the receive
+ * counters, then give its blocks back.  The first message becomes the new
+ * dummy (the sender may be linking a message to it: it stays in the list),
+ * and the old dummy and the new one's other blocks are freed.  Any other
+ * message is unlinked; unlinking the last one also moves the tail, which
+ * needs the send lock.  Returns false on a damaged chain.  Called with the
+ * queue lock held.
+ */
+static bool dequeue(struct handle *h, uint64_t mi, uint64_t prev, bool set_receiver)
+{
+	struct msg_queue *q = hq(h);
 	struct msg_head *m = mhead(q, mi);
-	uint64_t last = last_block(q, mi);
+	uint64_t last = last_block(q, mi), first_free = mi, next;
+	bool send_locked = false;
 	struct txn t;
 
-	if (!last || m->len > q->cbytes || q->qnum == 0)
+	if (!last || m->len > cbytes(q) || qnum(q) == 0)
 		return false;
 	txn_begin(&t, q);
-	if (prev)
-		txn_set(&t, &mhead(q, prev)->next_msg, m->next_msg);
-	else
-		txn_set(&t, &q->head, m->next_msg);
+	if (prev == q->head) {
+		txn_set(&t, &q->head, mi);
+		first_free = prev;
+		if (last != mi)
+			blk(q, prev)->next = m->next;
+		else
+			last = prev;
+	} else {
+		next = next_of(m);
+		if (next == 0) {
+			if (send_lock(h, true))
+				return false;
+			send_locked = true;
+			next = next_of(m);
+			if (next == 0 && q->tail == mi)
+				txn_set(&t, &q->tail, prev);
+		}
+		txn_set(&t, &mhead(q, prev)->next_msg, next);
+	}
+	txn_set(&t, &q->recv_num, q->recv_num + 1);
+	txn_set(&t, &q->recv_bytes, q->recv_bytes + m->len);
 	if (set_receiver) {
 		txn_set(&t, &q->rtime, (uint64_t)uipc__now());
 		txn_set(&t, &q->lrpid, (uint64_t)uipc__pid());
 	}
 	uipc__txn_commit(&q->obj, &t);
-	/* Derived state (msg_recover rebuilds it after a death). */
-	if (q->tail == mi)
-		q->tail = prev;
-	q->qnum--;
-	q->cbytes -= m->len;
-	blk(q, last)->next = q->free_head;
-	q->free_head = mi;
+	if (send_locked)
+		send_unlock(h);
+	give_back(q, first_free, last);
 	return true;
 }
 
@@ -699,75 +851,81 @@ static void hand_off(struct msg_queue *q, uint64_t mi)
 }
 
 /*
- * Put a message in free blocks and link it at the tail.  Blocks come from
- * the free list first (their 'next' words already chain them, in list
- * order), then from the never-used ones at 'bump', whose 'next' words are
- * written directly.  Only the link out of the last free-list block used is
- * part of the transaction: until it commits, the free list is intact.
- * Returns the first block, 0 if there are not enough blocks, -EINVAL if the
- * free list is damaged.
+ * Put a message in free blocks and link it after the tail, in one
+ * transaction of the send side with its counters.  Blocks come from the
+ * sender's free list (their 'next' words already chain them), which takes in
+ * the list the receivers gave back when it runs short, then from the
+ * never-used ones at 'bump', whose 'next' words are written.  Nothing a
+ * message holds changes before the commit; what a sender killed before it
+ * did to free blocks is counted again (send_dirty).  Returns the first block,
+ * 0 if there are not enough blocks, -EINVAL if the free list is damaged.
+ * Called with the send lock held.
  */
 static int64_t enqueue(struct msg_queue *q, long mtype, const char *src, uint64_t len)
 {
-	uint64_t need = blocks_for_len(len), free = q->free_head, bump = q->bump;
-	uint64_t first = 0, prev = 0, last_free = 0, first_bump = 0, n, i, chunk;
-	struct msg_head *m = NULL;
-	struct msg_block *b;
+	uint64_t need = blocks_for_len(len), have = 0, last = 0, bump = q->bump;
+	uint64_t i, rest, more, first, prev, next, n, chunk, left = len;
+	struct msg_head *m;
+	struct msg_block *b = NULL;
 	struct txn t;
 
-	if (q->tail && !mhead(q, q->tail))
+	if (!mhead(q, q->tail) || bump < 1 || bump > q->nblocks + 1)
 		return -EINVAL;
-	for (n = 0; n < need; n++, prev = i) {
-		if (free) {
-			i = free;
-			if (!(b = blk(q, i)))
-				return -EINVAL;
-			free = b->next;
-			last_free = i;
-		} else if (bump <= q->nblocks) {
-			i = bump++;
-			if (!(b = blk(q, i)))
-				return -EINVAL;
-			b->next = 0;
-			if (!first_bump)
-				first_bump = i;
+	for (i = q->send_free; have < need; i = b->next, have++) {
+		if (!i) {
+			if (!(more = atomic_exchange(&q->recv_free, 0)))
+				break;
+			if (last)
+				blk(q, last)->next = more;
 			else
+				q->send_free = more;
+			i = more;
+		}
+		if (!(b = blk(q, i)))
+			return -EINVAL;
+		last = i;
+	}
+	rest = have == need ? i : 0;
+	if (have < need && need - have > q->nblocks + 1 - bump)
+		return 0;
+	first = have ? q->send_free : bump;
+	for (n = 0, i = first, prev = 0; n < need; n++, prev = i, i = next) {
+		if (n >= have) {
+			i = bump++;
+			b = blk(q, i);
+			b->next = 0;
+			if (prev)
 				blk(q, prev)->next = i;
 		} else {
-			return 0;
+			b = blk(q, i);
 		}
+		next = n + 1 < have ? b->next : 0;
 		if (n == 0) {
-			first = i;
 			m = (struct msg_head *)b;
 			m->next_msg = 0;
 			m->type = mtype;
 			m->len = len;
 			m->owner = 0;
-			chunk = len < HEAD_DATA ? len : HEAD_DATA;
+			chunk = left < HEAD_DATA ? left : HEAD_DATA;
 			memcpy(m->data, src, chunk);
 		} else {
-			chunk = len < BLOCK_DATA ? len : BLOCK_DATA;
+			chunk = left < BLOCK_DATA ? left : BLOCK_DATA;
 			memcpy(b->data, src, chunk);
 		}
 		src += chunk;
-		len -= chunk;
+		left -= chunk;
 	}
-	/* Cut the chain out of the free list: derived state from here on. */
-	if (last_free)
-		blk(q, last_free)->next = first_bump;
 	txn_begin(&t, q);
-	if (q->tail)
-		txn_set(&t, &mhead(q, q->tail)->next_msg, first);
-	else
-		txn_set(&t, &q->head, first);
+	txn_set(&t, &q->sent_num, q->sent_num + 1);
+	txn_set(&t, &q->sent_bytes, q->sent_bytes + len);
+	txn_set(&t, &q->send_free, rest);
+	txn_set(&t, &q->bump, bump);
 	txn_set(&t, &q->stime, (uint64_t)uipc__now());
 	txn_set(&t, &q->lspid, (uint64_t)uipc__pid());
-	uipc__txn_commit(&q->obj, &t);
-	q->free_head = free;
-	q->bump = bump;
-	q->tail = first;
-	q->qnum++;
-	q->cbytes += m->len;
+	txn_set(&t, &q->tail, first);
+	/* Last: this store publishes the message to receivers. */
+	txn_set(&t, &mhead(q, q->tail)->next_msg, first);
+	uipc__txn_commit_to(&q->send_redo, &t);
 	return (int64_t)first;
 }
 
@@ -816,10 +974,22 @@ static int wait_round(struct handle *h, struct wait *wt, enum waiter_state st, i
 		wt->polled = true;
 		return poll_queue(h, st == W_RECV);
 	}
-	if (wt->slot < 0)
+	if (wt->slot < 0) {
 		wt->slot = waiter_register(q, st, type, mode, size);
-	else
+		/*
+		 * A receiver looks at the queue once more before it sleeps: a
+		 * sender on the fast way (send_fast) that linked a message
+		 * before it could see this registration hands it to nobody.
+		 * With the sender's fence this is Dekker's: either it sees
+		 * the registration, or the receiver sees its message.
+		 */
+		if (wt->slot >= 0 && st == W_RECV) {
+			atomic_thread_fence(memory_order_seq_cst);
+			return 0;
+		}
+	} else {
 		atomic_store(&q->w[wt->slot].futex, 0);
+	}
 	uipc__unlock(h);
 	wt->intr = waiter_sleep(q, wt->slot) == -EINTR;
 	if ((err = uipc__lock(h)) && wt->slot >= 0)
@@ -858,32 +1028,117 @@ static void prefetch_block(struct handle *h, const uint64_t *index, bool for_wri
 		__builtin_prefetch(b, 0);
 }
 
+/* Find the message before mi; false if mi is not in the list. */
+static bool find_prev(struct msg_queue *q, uint64_t mi, uint64_t *prev)
+{
+	uint64_t i, p = q->head, steps = 0;
+	struct msg_head *m = mhead(q, p);
+
+	if (!m)
+		return false;
+	for (i = next_of(m); i && i != mi; p = i, i = next_of(m))
+		if (!(m = mhead(q, i)) || ++steps > q->nblocks)
+			return false;
+	*prev = p;
+	return i == mi && mi != 0;
+}
+
+/*
+ * A receiver registered while this sender linked message mi on the fast
+ * way: offer mi to the waiters as a slow send would have, if it is still
+ * queued and free.  The send is done whatever happens here.
+ */
+static long hand_off_late(struct handle *h, uint64_t mi)
+{
+	uint64_t prev;
+	struct msg_head *m;
+
+	if (uipc__lock(h))
+		return 0;
+	if (!msg_map_all(h) && find_prev(hq(h), mi, &prev) && (m = mhead(hq(h), mi)) &&
+	    m->owner == 0)
+		hand_off(hq(h), mi);
+	uipc__unlock(h);
+	return 0;
+}
+
+#define SEND_SLOW 1	/* send_fast cannot: take the queue lock */
+
+/*
+ * A send the fast way: under the send lock alone, when no receiver waits
+ * in the table and the queue has room.  The room is reckoned with the
+ * receive counters as the senders last read them (they only grow, so the
+ * queue can only be emptier than it looks), read again when the message
+ * does not seem to fit.  Returns 0, -errno, or SEND_SLOW.
+ */
+static long send_fast(struct handle *h, const struct creds *c, long mtype, const char *text,
+		      size_t msgsz, int msgflg)
+{
+	struct msg_queue *q = hq(h);
+	int64_t mi = 0;
+	long err;
+
+	if (any_waiter(q->recv_mask))
+		return SEND_SLOW;
+	prefetch_block(h, &q->send_free, true);
+	if ((err = send_lock(h, false)))
+		return err;
+	err = SEND_SLOW;
+	if (hq(h)->send_dirty)
+		goto out;
+	if ((err = round_checks(h, c, S_IWUGO)))
+		goto out;
+	q = hq(h);
+	if (!fits_after(q, msgsz, q->seen_num, q->seen_bytes)) {
+		q->seen_num = load(&q->recv_num);
+		q->seen_bytes = load(&q->recv_bytes);
+		err = (msgflg & IPC_NOWAIT) ? -EAGAIN : SEND_SLOW;
+		if (!fits_after(q, msgsz, q->seen_num, q->seen_bytes))
+			goto out;
+	}
+	mi = enqueue(q, mtype, text, msgsz);
+	err = mi < 0 ? -EINVAL : mi == 0 ? SEND_SLOW : 0;
+	if (mi > 0)
+		count_op(&q->sends);
+out:
+	send_unlock(h);
+	if (mi > 0) {
+		atomic_thread_fence(memory_order_seq_cst);	/* see wait_round */
+		if (any_waiter(hq(h)->recv_mask))
+			return hand_off_late(h, (uint64_t)mi);
+	}
+	return err;
+}
+
 static long msg_send(struct handle *h, long mtype, const char *text, size_t msgsz, int msgflg)
 {
 	const struct creds *c = uipc__creds();
 	struct wait wt = { -1, false, false };
 	struct msg_queue *q;
 	int64_t mi;
-	int err;
+	long err = send_fast(h, c, mtype, text, msgsz, msgflg);
 
-	prefetch_block(h, &hq(h)->free_head, true);
+	if (err != SEND_SLOW)
+		return err;
 	if ((err = uipc__lock(h)))
 		return err;
 	for (;;) {
 		if ((err = round_checks(h, c, S_IWUGO)))
 			break;
+		if ((err = send_lock(h, true)))
+			break;
 		q = hq(h);
-		if (fits(q, msgsz)) {
-			mi = enqueue(q, mtype, text, msgsz);
-			err = -EINVAL;
-			if (mi < 0)
-				break;
-			if (mi > 0) {
-				count_op(&q->sends);
-				hand_off(q, (uint64_t)mi);
-				err = 0;
-				break;
-			}
+		mi = fits(q, msgsz) ? enqueue(q, mtype, text, msgsz) : 0;
+		if (mi > 0)
+			count_op(&q->sends);
+		send_unlock(h);
+		err = -EINVAL;
+		if (mi < 0)
+			break;
+		if (mi > 0) {
+			hand_off(q, (uint64_t)mi);
+			err = 0;
+			break;
 		}
 		err = -EAGAIN;
 		if (msgflg & IPC_NOWAIT)
@@ -927,26 +1182,14 @@ static long do_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
 	return err;
 }
 
-/* Find the message before mi; false if mi is not in the list. */
-static bool find_prev(struct msg_queue *q, uint64_t mi, uint64_t *prev)
-{
-	uint64_t i = q->head, p = 0, steps = 0;
-	struct msg_head *m;
-
-	for (; i && i != mi; p = i, i = m->next_msg)
-		if (!(m = mhead(q, i)) || ++steps > q->nblocks)
-			return false;
-	*prev = p;
-	return i == mi && mi != 0;
-}
-
 /*
  * Give message mi to the caller and dequeue it.  As in Linux, a buffer that
  * cannot be written still consumes the message (EFAULT).
  */
-static long take(struct msg_queue *q, uint64_t mi, uint64_t prev, void *msgp, size_t bufsz,
+static long take(struct handle *h, uint64_t mi, uint64_t prev, void *msgp, size_t bufsz,
 		 bool stamp)
 {
+	struct msg_queue *q = hq(h);
 	struct msg_head *m = mhead(q, mi);
 	struct msgbuf *mb = msgp;
 	uint64_t n = m->len < bufsz ? m->len : bufsz;
@@ -959,7 +1202,7 @@ static long take(struct msg_queue *q, uint64_t mi, uint64_t prev, void *msgp, si
 		if (!copy_out(q, m, mb->mtext, n))
 			return -EINVAL;
 	}
-	if (!dequeue(q, mi, prev, stamp))
+	if (!dequeue(h, mi, prev, stamp))
 		return -EINVAL;
 	count_op(&q->receives);
 	wake_senders(q);
@@ -995,7 +1238,7 @@ static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp,
 			if (bufsz < m->len && !(msgflg & MSG_NOERROR))
 				break;
 			if (!(msgflg & MSG_COPY)) {
-				err = take(q, (uint64_t)mi, prev, msgp, bufsz, true);
+				err = take(h, (uint64_t)mi, prev, msgp, bufsz, true);
 				break;
 			}
 			err = -EINVAL;
@@ -1022,7 +1265,7 @@ static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp,
 			mi = q->w[wt.slot].result;
 			err = -EINVAL;
 			if (mhead(q, (uint64_t)mi) && find_prev(q, (uint64_t)mi, &prev))
-				err = take(q, (uint64_t)mi, prev, msgp, bufsz, false);
+				err = take(h, (uint64_t)mi, prev, msgp, bufsz, false);
 			break;
 		}
 		if (wt.slot >= 0 && q->w[wt.slot].result < 0) {
@@ -1078,8 +1321,8 @@ static void fill_ds(struct msg_queue *q, struct msqid_ds *ds)
 	ds->msg_stime = (time_t)q->stime;
 	ds->msg_rtime = (time_t)q->rtime;
 	ds->msg_ctime = (time_t)q->obj.ctime;
-	ds->__msg_cbytes = q->cbytes;
-	ds->msg_qnum = q->qnum;
+	ds->__msg_cbytes = cbytes(q);
+	ds->msg_qnum = qnum(q);
 	ds->msg_qbytes = q->qbytes;
 	ds->msg_lspid = (pid_t)q->lspid;
 	ds->msg_lrpid = (pid_t)q->lrpid;
@@ -1094,8 +1337,8 @@ static void add_totals(struct uipc_obj *o, void *arg)
 	struct msg_queue *q = (struct msg_queue *)o;
 	struct totals *t = arg;
 
-	t->msgs += q->qnum;
-	t->bytes += q->cbytes;
+	t->msgs += qnum(q);
+	t->bytes += cbytes(q);
 }
 
 static long msgctl_info(int cmd, struct msginfo *out)
@@ -1147,14 +1390,21 @@ static long msgctl_stat(int msqid, int cmd, struct msqid_ds *buf)
 		uipc__handle_put(h);
 		return -EACCES;
 	}
-	/* A read-only view cannot take the lock: read the fields as they are. */
+	/* A read-only view cannot take the locks: read the fields as they are. */
 	if (h->writable && (err = uipc__lock(h))) {
 		uipc__handle_put(h);
 		return err;
 	}
-	fill_ds(hq(h), &ds);
-	if (h->writable)
+	if (h->writable && (err = send_lock(h, true))) {
 		uipc__unlock(h);
+		uipc__handle_put(h);
+		return err;
+	}
+	fill_ds(hq(h), &ds);
+	if (h->writable) {
+		send_unlock(h);
+		uipc__unlock(h);
+	}
 	err = cmd == IPC_STAT ? 0 : h->id;
 	uipc__handle_put(h);
 	if (bad_user_ptr(buf, sizeof(*buf)))
@@ -1180,16 +1430,18 @@ static long msgctl_set(struct handle *h, const struct msqid_ds *in)
 		return -EPERM;
 	if ((err = uipc__lock(h)))
 		return err;
+	if ((err = send_lock(h, true)))
+		goto out_unlock;
 	q = hq(h);
 	err = -EINVAL;
 	if (in->msg_perm.uid == (uid_t)-1 || in->msg_perm.gid == (gid_t)-1)
-		goto out_unlock;
+		goto out_unlock_send;
 	nblocks = blocks_for_qbytes(qbytes);
 	if (nblocks > MAX_BLOCKS || nblocks < qbytes)
 		nblocks = MAX_BLOCKS;
 	if (nblocks > q->nblocks) {
 		if ((err = uipc__grow_file(h, file_size(nblocks))))
-			goto out_unlock;
+			goto out_unlock_send;
 		q = hq(h);
 	} else {
 		nblocks = q->nblocks;
@@ -1207,6 +1459,8 @@ static long msgctl_set(struct handle *h, const struct msqid_ds *in)
 	count_op(&q->receives);
 	msg_wake_all(&q->obj);
 	err = 0;
+out_unlock_send:
+	send_unlock(h);
 out_unlock:
 	uipc__unlock(h);
 	if (!err)

@@ -101,16 +101,18 @@ int uipc__robust_init(pthread_mutex_t *m)
 }
 
 /*
- * Commit a transaction: copy it into the shared log, publish it with one
+ * Commit a transaction to log r: copy it into the log, publish it with one
  * store of the count, apply it, clear the count.  The compiler must not move
  * the applying stores above the publishing store, nor the clearing store
  * above them: a process can die between any two of them.  Compiler fences
- * are enough: only the dying thread's own program order matters, and the
- * next holder gets the lock (and the stores) through the kernel.
+ * are enough for that: only the dying thread's own program order matters,
+ * and the next holder of the lock gets the stores through the kernel.  The
+ * applying stores are release stores, in the transaction's order, for
+ * readers that do not hold the lock (a receiver reading the link a sender
+ * adds: msg.c).
  */
-void uipc__txn_commit(struct uipc_obj *o, struct txn *t)
+void uipc__txn_commit_to(struct redo_log *r, struct txn *t)
 {
-	struct redo_log *r = &o->redo;
 	int i;
 
 	for (i = 0; i < t->n; i++) {
@@ -120,22 +122,26 @@ void uipc__txn_commit(struct uipc_obj *o, struct txn *t)
 	atomic_store_explicit(&r->count, (uint64_t)t->n, memory_order_release);
 	atomic_signal_fence(memory_order_seq_cst);
 	for (i = 0; i < t->n; i++)
-		__atomic_store_n(t->e[i].p, t->e[i].val, __ATOMIC_RELAXED);
+		__atomic_store_n(t->e[i].p, t->e[i].val, __ATOMIC_RELEASE);
 	atomic_store_explicit(&r->count, 0, memory_order_release);
 	t->n = 0;
 }
 
-/* Replay a log left by a dead holder.  A log that is garbage is dropped. */
-static void redo_replay(struct uipc_obj *o, size_t len)
+/*
+ * Replay log r, left by a dead holder, on the object o of 'len' bytes.  A
+ * log that is garbage is dropped: one that would write the identity, the
+ * object lock and log, or [keep_from, keep_to) (another lock and log).
+ */
+void uipc__redo_replay(struct uipc_obj *o, struct redo_log *r, size_t len, size_t keep_from,
+		       size_t keep_to)
 {
-	struct redo_log *r = &o->redo;
 	uint64_t n = atomic_load(&r->count), i;
 
 	for (i = 0; i < n && n <= REDO_MAX; i++) {
 		uint64_t off = r->e[i].off;
-		/* Never the identity, the lock or the log itself. */
 		if (off % 8 || off < offsetof(struct uipc_obj, perm) || off > len - 8 ||
-		    (off >= offsetof(struct uipc_obj, lock) && off < sizeof(*o)))
+		    (off >= offsetof(struct uipc_obj, lock) && off < sizeof(*o)) ||
+		    (off >= keep_from && off < keep_to))
 			n = 0;
 	}
 	for (i = 0; i < n && n <= REDO_MAX; i++)
@@ -149,7 +155,7 @@ static void after_owner_died(struct handle *h)
 	struct uipc_obj *o = hobj(h);
 	const struct obj_ops *ops = uipc__ops((enum uipc_kind)h->kind);
 
-	redo_replay(o, atomic_load(&h->len));
+	uipc__redo_replay(o, &o->redo, atomic_load(&h->len), 0, 0);
 	ops->recover(h);
 	ops->wake_all(hobj(h));
 	pthread_mutex_consistent(&o->lock);
@@ -188,9 +194,9 @@ static int maps_inode(int tid, ino_t ino)
  * cannot be read (another user's process, or /proc closed to us) cannot be
  * told from a damaged word and is given up on too.
  */
-static bool lock_wedged(struct handle *h)
+static bool lock_wedged(struct handle *h, pthread_mutex_t *m)
 {
-	int tid = __atomic_load_n(&hobj(h)->lock.__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK;
+	int tid = __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK;
 
 	if (tid == 0 || tid == gettid())
 		return true;
@@ -201,34 +207,47 @@ static bool lock_wedged(struct handle *h)
 
 #define WEDGED_AFTER_S 3
 
-int uipc__lock(struct handle *h)
+/*
+ * Take the robust mutex m of h's object.  Returns 1 when its last owner died
+ * holding it (the caller repairs what it guards, then calls
+ * pthread_mutex_consistent), 0, or -EINVAL for a damaged or wedged mutex.
+ */
+int uipc__lock_mutex(struct handle *h, pthread_mutex_t *m)
 {
-	struct uipc_obj *o = hobj(h);
 	int err, spins = uipc__spin_limit(), waited = 0, backoff, i;
 	struct timespec ts;
 
-	err = pthread_mutex_trylock(&o->lock);
+	err = pthread_mutex_trylock(m);
 	for (backoff = 1; err == EBUSY && spins > 0; backoff = backoff < 64 ? backoff * 2 : 64) {
 		for (i = 0; i < backoff; i++)
 			cpu_relax();
 		spins -= backoff;
-		if (__atomic_load_n(&o->lock.__data.__lock, __ATOMIC_RELAXED) == 0)
-			err = pthread_mutex_trylock(&o->lock);
+		if (__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0)
+			err = pthread_mutex_trylock(m);
 	}
 	while (err == EBUSY || err == ETIMEDOUT) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
-		err = pthread_mutex_timedlock(&o->lock, &ts);
-		if (err == ETIMEDOUT && ++waited >= WEDGED_AFTER_S && lock_wedged(h))
+		err = pthread_mutex_timedlock(m, &ts);
+		if (err == ETIMEDOUT && ++waited >= WEDGED_AFTER_S && lock_wedged(h, m))
 			return -EINVAL;
 	}
-	if (err == EOWNERDEAD) {
-		after_owner_died(h);
-		err = 0;
-	}
+	if (err == EOWNERDEAD)
+		return 1;
 	if (err)	/* EINVAL, ENOTRECOVERABLE: a damaged mutex */
 		return -EINVAL;
 	return 0;
+}
+
+int uipc__lock(struct handle *h)
+{
+	int r = uipc__lock_mutex(h, &hobj(h)->lock);
+
+	if (r == 1) {
+		after_owner_died(h);
+		r = 0;
+	}
+	return r;
 }
 
 void uipc__unlock(struct handle *h)
