@@ -123,6 +123,7 @@ HIDDEN int uipc__lock(struct handle *h);
 HIDDEN int uipc__lock_mutex(struct handle *h, pthread_mutex_t *m);
 HIDDEN void uipc__unlock(struct handle *h);
 HIDDEN int uipc__robust_init(pthread_mutex_t *m);
+HIDDEN bool uipc__robust_ok(pthread_mutex_t *m);
 HIDDEN int uipc__futex_wait(_Atomic uint32_t *word, uint32_t val, long timeout_ms);
 HIDDEN void uipc__futex_wake(_Atomic uint32_t *word, int n);
 HIDDEN int uipc__spin_limit(void);

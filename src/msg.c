@@ -137,6 +137,7 @@ struct msg_queue {
 	_Alignas(64) uint64_t head;	/* the dummy block: messages follow it */
 	uint64_t recv_num, recv_bytes;	/* messages and bytes ever received */
 	uint64_t rtime, lrpid;
+	uint64_t keep_head, keep_tail, keep_count;	/* freed, not yet given back */
 	/* Blocks receivers gave back; senders take them all at once. */
 	_Alignas(64) _Atomic uint64_t recv_free;
 	/* The send side, under send_lock (and its own redo log). */
@@ -368,6 +369,7 @@ static void rebuild(struct handle *h)
 	q->seen_bytes = q->recv_bytes;
 	q->send_free = free_list;
 	atomic_store(&q->recv_free, 0);
+	q->keep_head = q->keep_tail = q->keep_count = 0;
 	q->bump = bump;
 	q->send_dirty = 0;
 }
@@ -463,7 +465,7 @@ static bool waiter_alive(struct msg_queue *q, int i)
 	struct msg_waiter *w = &q->w[i];
 	struct msg_head *m;
 	struct txn t;
-	int r = pthread_mutex_trylock(&w->alive);
+	int r = uipc__robust_ok(&w->alive) ? pthread_mutex_trylock(&w->alive) : EINVAL;
 
 	if (r == EBUSY)
 		return true;
@@ -497,7 +499,7 @@ static int waiter_register(struct msg_queue *q, enum waiter_state state, int64_t
 				continue;
 			w->ready = 1;
 		}
-		r = pthread_mutex_trylock(&w->alive);
+		r = uipc__robust_ok(&w->alive) ? pthread_mutex_trylock(&w->alive) : EINVAL;
 		if (r == EOWNERDEAD)
 			pthread_mutex_consistent(&w->alive);
 		else if (r)
@@ -730,14 +732,40 @@ static uint64_t last_block(struct msg_queue *q, uint64_t mi)
 	return i;
 }
 
-/* Give the chain first..last back to the senders (see enqueue). */
-static void give_back(struct msg_queue *q, uint64_t first, uint64_t last)
-{
-	uint64_t old = atomic_load(&q->recv_free);
+/*
+ * Free the chain first..last of n blocks: kept by the receivers, and given
+ * back to the senders (see enqueue) KEEP_BATCH blocks or more at a time, so
+ * that the two sides exchange the word that passes them on rarely.  Called
+ * with the queue lock held.
+ */
+#define KEEP_BATCH 16
 
+static void give_back(struct msg_queue *q, uint64_t first, uint64_t last, uint64_t n)
+{
+	uint64_t old;
+
+	blk(q, last)->next = q->keep_head;
+	if (!q->keep_head)
+		q->keep_tail = last;
+	q->keep_head = first;
+	q->keep_count += n;
+	if (q->keep_count < KEEP_BATCH || !blk(q, q->keep_tail))
+		return;
+	old = atomic_load(&q->recv_free);
 	do
-		blk(q, last)->next = old;
-	while (!atomic_compare_exchange_weak(&q->recv_free, &old, first));
+		blk(q, q->keep_tail)->next = old;
+	while (!atomic_compare_exchange_weak(&q->recv_free, &old, q->keep_head));
+	q->keep_head = q->keep_tail = q->keep_count = 0;
+}
+
+/* Move the blocks receivers keep to the senders' list; both locks held. */
+static void take_kept(struct msg_queue *q)
+{
+	if (!q->keep_head || !blk(q, q->keep_tail))
+		return;
+	blk(q, q->keep_tail)->next = q->send_free;
+	q->send_free = q->keep_head;
+	q->keep_head = q->keep_tail = q->keep_count = 0;
 }
 
 /*
@@ -788,7 +816,7 @@ static bool dequeue(struct handle *h, uint64_t mi, uint64_t prev, bool set_recei
 	uipc__txn_commit(&q->obj, &t);
 	if (send_locked)
 		send_unlock(h);
-	give_back(q, first_free, last);
+	give_back(q, first_free, last, blocks_for_len(m->len));
 	return true;
 }
 
@@ -977,14 +1005,17 @@ static int wait_round(struct handle *h, struct wait *wt, enum waiter_state st, i
 	if (wt->slot < 0) {
 		wt->slot = waiter_register(q, st, type, mode, size);
 		/*
-		 * A receiver looks at the queue once more before it sleeps: a
-		 * sender on the fast way (send_fast) that linked a message
-		 * before it could see this registration hands it to nobody.
-		 * With the sender's fence this is Dekker's: either it sees
-		 * the registration, or the receiver sees its message.
+		 * A sender on the fast way (send_fast) does not look at the
+		 * waiter table before it has linked its message.  Passing
+		 * through the send lock after registering orders this
+		 * receiver with every such sender: one that took the lock
+		 * before has linked its message, and the receiver looks at
+		 * the queue once more before it sleeps; one that takes it
+		 * after sees the registration and hands its message over.
 		 */
 		if (wt->slot >= 0 && st == W_RECV) {
-			atomic_thread_fence(memory_order_seq_cst);
+			if (send_lock(h, true) == 0)
+				send_unlock(h);
 			return 0;
 		}
 	} else {
@@ -1075,6 +1106,7 @@ static long send_fast(struct handle *h, const struct creds *c, long mtype, const
 		      size_t msgsz, int msgflg)
 {
 	struct msg_queue *q = hq(h);
+	bool late = false;
 	int64_t mi = 0;
 	long err;
 
@@ -1100,14 +1132,10 @@ static long send_fast(struct handle *h, const struct creds *c, long mtype, const
 	err = mi < 0 ? -EINVAL : mi == 0 ? SEND_SLOW : 0;
 	if (mi > 0)
 		count_op(&q->sends);
+	late = mi > 0 && any_waiter(q->recv_mask);	/* see wait_round */
 out:
 	send_unlock(h);
-	if (mi > 0) {
-		atomic_thread_fence(memory_order_seq_cst);	/* see wait_round */
-		if (any_waiter(hq(h)->recv_mask))
-			return hand_off_late(h, (uint64_t)mi);
-	}
-	return err;
+	return late ? hand_off_late(h, (uint64_t)mi) : err;
 }
 
 static long msg_send(struct handle *h, long mtype, const char *text, size_t msgsz, int msgflg)
@@ -1128,6 +1156,7 @@ static long msg_send(struct handle *h, long mtype, const char *text, size_t msgs
 		if ((err = send_lock(h, true)))
 			break;
 		q = hq(h);
+		take_kept(q);
 		mi = fits(q, msgsz) ? enqueue(q, mtype, text, msgsz) : 0;
 		if (mi > 0)
 			count_op(&q->sends);

@@ -87,6 +87,28 @@ bool uipc__spin_until(bool (*done)(const void *arg), const void *arg, int look)
 	return done(arg);
 }
 
+/*
+ * The type word glibc gives our mutexes (robust, process-shared).  A mutex
+ * whose type word was damaged is refused before glibc acts on it: some
+ * types run instructions this CPU may not have (lock elision).
+ */
+static int robust_kind(void)
+{
+	static _Atomic int kind = -1;
+	pthread_mutex_t m;
+
+	if (atomic_load_explicit(&kind, memory_order_relaxed) < 0 && uipc__robust_init(&m) == 0) {
+		atomic_store_explicit(&kind, m.__data.__kind, memory_order_relaxed);
+		pthread_mutex_destroy(&m);
+	}
+	return atomic_load_explicit(&kind, memory_order_relaxed);
+}
+
+bool uipc__robust_ok(pthread_mutex_t *m)
+{
+	return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == robust_kind();
+}
+
 int uipc__robust_init(pthread_mutex_t *m)
 {
 	pthread_mutexattr_t a;
@@ -217,6 +239,8 @@ int uipc__lock_mutex(struct handle *h, pthread_mutex_t *m)
 	int err, spins = uipc__spin_limit(), waited = 0, backoff, i;
 	struct timespec ts;
 
+	if (unlikely(!uipc__robust_ok(m)))
+		return -EINVAL;
 	err = pthread_mutex_trylock(m);
 	for (backoff = 1; err == EBUSY && spins > 0; backoff = backoff < 64 ? backoff * 2 : 64) {
 		for (i = 0; i < backoff; i++)
