@@ -81,6 +81,9 @@ struct handle *uipc__handle_new(int kind, int id, ino_t ino, char *base, size_t 
 	h->ino = ino;
 	h->old = NULL;
 	h->writable = writable;
+	h->undo_pid = 0;
+	h->undo_index = 0;
+	h->pinned = false;
 	atomic_store(&h->base, base);
 	atomic_store(&h->len, len);
 	atomic_store(&h->rc, (atomic_load(&h->rc) >> 32) << 32 | 1);
@@ -151,6 +154,15 @@ void uipc__handle_retire(struct handle *h)
 
 	if (atomic_compare_exchange_strong(c, &word, 0))
 		uipc__handle_unref(h);
+}
+
+/*
+ * Keep h mapped for the life of the process: a thread holds a robust mutex
+ * in it, and the kernel walks that thread's robust list at its exit.
+ */
+void uipc__handle_pin(struct handle *h)
+{
+	atomic_fetch_add(&h->rc, 1);
 }
 
 /* Put a fresh handle into the cache, which takes a reference of its own. */

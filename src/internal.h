@@ -161,6 +161,7 @@ HIDDEN unsigned uipc__file_mode(const struct uipc_perm *p);
 /* ---- limits.c ---- */
 enum uipc_limit {
 	LIM_MSGMAX, LIM_MSGMNB, LIM_MSGMNI,
+	LIM_SEMMSL, LIM_SEMMNS, LIM_SEMOPM, LIM_SEMMNI, LIM_SEMVMX,
 	LIM_COUNT
 };
 HIDDEN long long uipc__limit(enum uipc_limit l);
@@ -204,6 +205,10 @@ struct handle {
 	pthread_mutex_t grow;		/* serialises remaps */
 	uint32_t index;
 	struct handle *next_free;
+	/* Semaphore sets: this process's undo record (sem.c). */
+	pid_t undo_pid;			/* the process that looked it up */
+	uint32_t undo_index;
+	bool pinned;			/* never unmapped (see uipc__handle_pin) */
 };
 
 static inline struct uipc_obj *hobj(struct handle *h)
@@ -241,6 +246,8 @@ HIDDEN int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj 
 HIDDEN int uipc__grow_file(struct handle *h, size_t size);
 HIDDEN int uipc__set_file_mode(struct handle *h);
 HIDDEN const struct obj_ops *uipc__ops(enum uipc_kind kind);
+HIDDEN const struct obj_ops *uipc__msg_ops(void);
+HIDDEN const struct obj_ops *uipc__sem_ops(void);
 
 /* ---- handle.c: the process's handles and their cache ---- */
 HIDDEN struct handle *uipc__handle_new(int kind, int id, ino_t ino, char *base, size_t len,
@@ -250,6 +257,7 @@ HIDDEN void uipc__handle_put(struct handle *h);
 HIDDEN void uipc__handle_unref(struct handle *h);
 HIDDEN void uipc__handle_install(struct handle *h);
 HIDDEN void uipc__handle_retire(struct handle *h);
+HIDDEN void uipc__handle_pin(struct handle *h);
 HIDDEN int uipc__handle_swap_view(struct handle *h, char *base, size_t len);
 HIDDEN int64_t uipc__now(void);
 
@@ -263,5 +271,9 @@ static inline bool bad_user_ptr(const void *p, size_t len)
 	uintptr_t a = (uintptr_t)p;
 	return a < 4096 || a + len < a || a + len > ((uintptr_t)1 << 47);
 }
+
+/* ---- uaccess.c: the caller's memory, with EFAULT ---- */
+HIDDEN int uipc__copy_in(void *dst, const void *src, size_t len);
+HIDDEN int uipc__copy_out(void *dst, const void *src, size_t len);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * limits.c - msgmax, msgmnb, msgmni (and later the sem and shm limits).
+ * limits.c - the tunables: msgmax, msgmnb, msgmni, the four of
+ * /proc/sys/kernel/sem (semmsl, semmns, semopm, semmni) and semvmx.
  *
  * A limit set for the root with `uipc limits set` lives in the namespace file
  * and binds every process using that root.  A limit that was not set follows
@@ -11,7 +12,10 @@
  * clock, no system call), and get and ctl calls read it again.  A check that
  * would fail on a cached value reads it again first (uipc__limit_fresh), so a
  * raised tunable takes effect at once; a lowered one at the next get or ctl
- * call or within 100 ms.
+ * call or within 100 ms.  The sem tunables are taken as the kernel takes
+ * them, negative values included (semopm -1 lets any array through, semmns
+ * -1 refuses every new set); semvmx is a constant in Linux (32767) and
+ * can only be lowered, per root.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,12 +30,19 @@ struct limit_def {
 	const char *name;
 	long long def;		/* Linux's default */
 	long long max;		/* the largest value uipc accepts */
+	const char *proc;	/* the file under /proc/sys/kernel, or NULL */
+	int field;		/* which of its numbers */
 };
 
 static const struct limit_def defs[LIM_COUNT] = {
-	[LIM_MSGMAX] = { "msgmax", 8192, INT_MAX },
-	[LIM_MSGMNB] = { "msgmnb", 16384, INT_MAX },
-	[LIM_MSGMNI] = { "msgmni", 32000, IPC_SLOTS },
+	[LIM_MSGMAX] = { "msgmax", 8192, INT_MAX, "msgmax", 0 },
+	[LIM_MSGMNB] = { "msgmnb", 16384, INT_MAX, "msgmnb", 0 },
+	[LIM_MSGMNI] = { "msgmni", 32000, IPC_SLOTS, "msgmni", 0 },
+	[LIM_SEMMSL] = { "semmsl", 32000, 1 << 24, "sem", 0 },
+	[LIM_SEMMNS] = { "semmns", 1024000000, INT_MAX, "sem", 1 },
+	[LIM_SEMOPM] = { "semopm", 500, INT_MAX, "sem", 2 },
+	[LIM_SEMMNI] = { "semmni", 32000, IPC_SLOTS, "sem", 3 },
+	[LIM_SEMVMX] = { "semvmx", 32767, 32767, NULL, 0 },
 };
 
 #define CACHE_NS 100000000ll
@@ -51,19 +62,23 @@ static long long coarse_now(void)
 
 static long long read_proc(enum uipc_limit l)
 {
-	char path[64], buf[32];
+	char path[64], buf[128], *p = buf;
 	long long v = defs[l].def;
 	ssize_t n;
-	int fd;
+	int fd, i;
 
-	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", defs[l].name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", defs[l].proc ? defs[l].proc : "");
+	fd = defs[l].proc ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd >= 0) {
 		n = read(fd, buf, sizeof(buf) - 1);
 		if (n > 0) {
 			buf[n] = 0;
-			v = strtoll(buf, NULL, 10);
-			if (v < 0)
+			for (i = 0; i < defs[l].field && p; i++)
+				p = strpbrk(p + strspn(p, " \t"), " \t");
+			if (p)
+				v = strtoll(p, NULL, 10);
+			/* The msg tunables cannot be negative; sem's are taken as they are. */
+			if (v < 0 && l <= LIM_MSGMNI)
 				v = defs[l].def;
 		}
 		close(fd);
@@ -80,7 +95,7 @@ static bool set_for_root(enum uipc_limit l, long long *v)
 	if (!ns || !atomic_load_explicit(&ns->limits[l].set, memory_order_acquire))
 		return false;
 	*v = atomic_load_explicit(&ns->limits[l].value, memory_order_relaxed);
-	if (*v < 0 || *v > defs[l].max)	/* damaged namespace file */
+	if (*v < 0 || *v > defs[l].max || (l == LIM_SEMVMX && *v < 1))	/* damaged */
 		*v = defs[l].def;
 	return true;
 }
@@ -149,7 +164,7 @@ int uipc_limit_set(const char *name, long long value)
 	struct ns_file *ns;
 	struct stat st;
 
-	if (l < 0 || value > defs[l].max)
+	if (l < 0 || value > defs[l].max || (l == LIM_SEMVMX && value == 0))
 		return (int)ret(-EINVAL);
 	/* As the kernel's tunables need privilege: the root's owner, or root. */
 	c = uipc__creds_refresh();

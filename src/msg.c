@@ -426,9 +426,8 @@ static const struct obj_ops msg_ops = {
 	.recover = msg_recover,
 };
 
-const struct obj_ops *uipc__ops(enum uipc_kind kind)
+const struct obj_ops *uipc__msg_ops(void)
 {
-	(void)kind;
 	return &msg_ops;
 }
 

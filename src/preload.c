@@ -9,6 +9,7 @@
  */
 #include <dlfcn.h>
 #include <grp.h>
+#include <stdarg.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -36,6 +37,34 @@ EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgf
 EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
 {
 	return uipc_msgctl(msqid, cmd, buf);
+}
+
+EXPORT int semget(key_t key, int nsems, int semflg)
+{
+	return uipc_semget(key, nsems, semflg);
+}
+
+EXPORT int semop(int semid, struct sembuf *sops, size_t nsops)
+{
+	return uipc_semop(semid, sops, nsops);
+}
+
+EXPORT int semtimedop(int semid, struct sembuf *sops, size_t nsops,
+		      const struct timespec *timeout)
+{
+	return uipc_semtimedop(semid, sops, nsops, timeout);
+}
+
+/* The fourth argument, when there is one, is a union semun: pass it on. */
+EXPORT int semctl(int semid, int semnum, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	return uipc_semctl(semid, semnum, cmd, arg);
 }
 
 /* Look up libc's function once; fail with ENOSYS if it cannot be found. */

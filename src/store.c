@@ -68,6 +68,11 @@ static void unlink_names(const struct obj_ops *ops, int id, key_t key, int fd);
 static _Atomic(struct ns_file *) ns_map;
 
 /* Seconds, as the kernel's ktime_get_real_seconds(); time() is a vDSO read. */
+const struct obj_ops *uipc__ops(enum uipc_kind kind)
+{
+	return kind == KIND_SEM ? uipc__sem_ops() : uipc__msg_ops();
+}
+
 int64_t uipc__now(void)
 {
 	return (int64_t)time(NULL);
