@@ -1,7 +1,9 @@
 #!/bin/sh
 # make demo: a message-queue server and four clients, unmodified programs
 # written for the kernel's msgget/msgsnd/msgrcv, run on uipc with `uipc run`.
-# While they talk, `uipc ipcs -q` shows the queue.  $B is the build directory.
+# While they talk, `uipc ipcs -q` shows the queue.  Then a parent waits for
+# its child through a semaphore (semget/semop/semctl, SEM_UNDO), on uipc too.
+# $B is the build directory.
 set -e
 B=${B:-build}
 root=$(mktemp -d /dev/shm/uipc-demo.XXXXXX)
@@ -33,3 +35,5 @@ run "$B/examples/msg_client" "$keyfile" stop
 wait $server
 echo "== after the server removed its queue:"
 UIPC_ROOT=$root "$B/uipc" ipcs -q
+echo "== a parent waits for its child through a semaphore (semop), on uipc:"
+run "$B/examples/sem_parent_child" "$keyfile"

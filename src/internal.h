@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include "uipc.h"
 
@@ -164,7 +165,22 @@ enum uipc_limit {
 	LIM_SEMMSL, LIM_SEMMNS, LIM_SEMOPM, LIM_SEMMNI, LIM_SEMVMX,
 	LIM_COUNT
 };
-HIDDEN long long uipc__limit(enum uipc_limit l);
+struct limit_copy {
+	long long value;
+	unsigned left;		/* calls it may still answer */
+};
+extern HIDDEN __thread struct limit_copy uipc__mine[LIM_COUNT];
+HIDDEN long long uipc__limit_slow(enum uipc_limit l);
+
+/* A limit's value, at most 100 ms or 64 of the thread's calls stale. */
+static inline long long uipc__limit(enum uipc_limit l)
+{
+	if (likely(uipc__mine[l].left)) {
+		uipc__mine[l].left--;
+		return uipc__mine[l].value;
+	}
+	return uipc__limit_slow(l);
+}
 HIDDEN long long uipc__limit_fresh(enum uipc_limit l);
 HIDDEN void uipc__limits_expire(void);
 
@@ -273,7 +289,21 @@ static inline bool bad_user_ptr(const void *p, size_t len)
 }
 
 /* ---- uaccess.c: the caller's memory, with EFAULT ---- */
-HIDDEN int uipc__copy_in(void *dst, const void *src, size_t len);
+HIDDEN int uipc__copy_in_slow(void *dst, const void *src, size_t len);
+extern HIDDEN __thread uintptr_t uipc__last_readable;
+
+/* Copy from the caller's memory; -EFAULT where the kernel would say so. */
+static inline int uipc__copy_in(void *dst, const void *src, size_t len)
+{
+	uintptr_t p = (uintptr_t)src;
+
+	if (likely(len && (p & ~4095ul) == uipc__last_readable &&
+		   ((p + len - 1) & ~4095ul) == uipc__last_readable)) {
+		memcpy(dst, src, len);
+		return 0;
+	}
+	return uipc__copy_in_slow(dst, src, len);
+}
 HIDDEN int uipc__copy_out(void *dst, const void *src, size_t len);
 
 #endif

@@ -88,12 +88,33 @@
 enum slot_state { S_FREE = 0, S_QUEUED, S_DONE };
 enum undo_state { U_FREE = 0, U_LIVE, U_ORPHAN };
 
+/*
+ * A semaphore.  'lo' and 'hi' change together, in one 16-byte
+ * compare-and-swap on the fast path (sem_fast).  SEM_SLOW in 'hi' sends
+ * every operation on the semaphore through the lock: it is set while
+ * sleepers or undo records refer to the semaphore ('refs') and while a
+ * locked operation works on it.
+ */
+#define SEM_SLOW (1ull << 63)
+#define REF_SLEEPER (1ull << 32)
+#define REF_UNDO 1ull
+
 struct sem {
-	uint64_t val;
-	uint64_t pid;
+	_Alignas(16) uint64_t lo;	/* semval | sempid << 32 */
+	uint64_t hi;		/* sem_otime | SEM_SLOW */
 	uint64_t gen;		/* bumped by SETVAL/SETALL: voids adjustments */
-	uint64_t pad;
+	uint64_t refs;		/* sleepers << 32 | undo records with an adjustment */
 };
+
+static inline uint64_t sem_val(const struct sem *m)
+{
+	return __atomic_load_n(&m->lo, __ATOMIC_ACQUIRE) & 0xffffffff;
+}
+
+static inline uint64_t sem_pid(const struct sem *m)
+{
+	return __atomic_load_n(&m->lo, __ATOMIC_ACQUIRE) >> 32;
+}
 
 struct undo_rec {
 	pthread_mutex_t alive;	/* held by a thread of the process */
@@ -249,6 +270,80 @@ static void jrollback(struct sem_set *s, size_t len)
 	atomic_store(&j->count, 0);
 }
 
+/* ---- the SEM_SLOW bit ---- */
+
+/*
+ * The semaphores a locked operation marked or whose references it dropped:
+ * their SEM_SLOW bit is settled when it unlocks (settle_touched).
+ */
+#define TOUCH_MAX 64
+static __thread struct {
+	uint64_t n;
+	bool all;
+	uint64_t i[TOUCH_MAX];
+} touched;
+
+static void touch(struct sem_set *s, uint64_t i)
+{
+	(void)s;
+	if (touched.n < TOUCH_MAX)
+		touched.i[touched.n++] = i;
+	else
+		touched.all = true;
+}
+
+/* Keep fast operations off semaphore i until the lock is released. */
+static void mark(struct sem_set *s, uint64_t i)
+{
+	__atomic_fetch_or(&sems(s)[i].hi, SEM_SLOW, __ATOMIC_SEQ_CST);
+	touch(s, i);
+}
+
+/* SEM_SLOW as the references say.  Set locked. */
+static void settle(struct sem_set *s, uint64_t i)
+{
+	struct sem *m = &sems(s)[i];
+
+	if (m->refs)
+		__atomic_fetch_or(&m->hi, SEM_SLOW, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_and(&m->hi, ~SEM_SLOW, __ATOMIC_RELEASE);
+}
+
+static void settle_touched(struct sem_set *s)
+{
+	uint64_t k;
+
+	if (touched.all) {
+		for (k = 0; k < s->nsems; k++)
+			settle(s, k);
+	} else {
+		for (k = 0; k < touched.n; k++)
+			if (touched.i[k] < s->nsems)
+				settle(s, touched.i[k]);
+	}
+	touched.n = 0;
+	touched.all = false;
+}
+
+/* Count (delta) the sleeper of sops on each semaphore it names, once. */
+static void ref_sleeper(struct sem_set *s, const struct sembuf *sops, uint64_t n, int64_t delta)
+{
+	uint64_t i, k, num;
+	struct sem *m;
+
+	for (i = 0; i < n; i++) {
+		num = sops[i].sem_num;
+		for (k = 0; k < i && sops[k].sem_num != num; k++)
+			;
+		if (k < i || num >= s->nsems)
+			continue;
+		m = &sems(s)[num];
+		jset(s, &m->refs, m->refs + (uint64_t)delta * REF_SLEEPER);
+		touch(s, num);
+	}
+}
+
 /* ---- object operations ---- */
 
 static long long used_sems(void);
@@ -347,6 +442,7 @@ static void unlink_slot(struct sem_set *s, int i, int64_t status)
 {
 	struct sem_slot *w = &s->w[i];
 
+	ref_sleeper(s, w->sops, w->nsops < SLOT_SOPS ? w->nsops : SLOT_SOPS, -1);
 	if (w->nsops > 1 && s->complex_count)
 		jset(s, &s->complex_count, s->complex_count - 1);
 	jset(s, (uint64_t *)&w->status, (uint64_t)status);
@@ -451,9 +547,17 @@ static int32_t get_adj(struct sem_set *s, struct undo_rec *un, uint64_t num)
 	return (uint32_t)(e >> 32) == (uint32_t)sems(s)[num].gen ? (int32_t)(uint32_t)e : 0;
 }
 
+/* Set an adjustment; the semaphore counts the records that have one. */
 static void set_adj(struct sem_set *s, struct undo_rec *un, uint64_t num, int32_t adj)
 {
-	jset(s, &un->adj[num], (uint64_t)(uint32_t)adj | (uint64_t)(uint32_t)sems(s)[num].gen << 32);
+	struct sem *m = &sems(s)[num];
+	int32_t old = get_adj(s, un, num);
+
+	if (!old && adj)
+		jset(s, &m->refs, m->refs + REF_UNDO);
+	else if (old && !adj)
+		jset(s, &m->refs, m->refs - REF_UNDO);
+	jset(s, &un->adj[num], (uint64_t)(uint32_t)adj | (uint64_t)(uint32_t)m->gen << 32);
 }
 
 struct tentative {
@@ -484,7 +588,7 @@ static int perform(struct sem_set *s, const struct sembuf *sops, uint64_t n,
 		num = sops[i].sem_num;
 		for (k = (int64_t)i - 1; k >= 0 && sops[k].sem_num != num; k--)
 			;
-		cur = k >= 0 ? t[k].val : (int64_t)sm[num].val;
+		cur = k >= 0 ? t[k].val : (int64_t)sem_val(&sm[num]);
 		adj = k >= 0 ? t[k].adj : get_adj(s, un, num);
 		if (!sops[i].sem_op && cur)
 			goto would_block;
@@ -512,8 +616,7 @@ static int perform(struct sem_set *s, const struct sembuf *sops, uint64_t n,
 			;
 		if (k < (int64_t)n)
 			continue;
-		jset(s, &sm[num].val, (uint64_t)t[i].val);
-		jset(s, &sm[num].pid, pid);
+		jset(s, &sm[num].lo, (uint64_t)(uint32_t)t[i].val | pid << 32);
 		if (un && t[i].adj != get_adj(s, un, num))
 			set_adj(s, un, num, t[i].adj);
 	}
@@ -580,13 +683,13 @@ static int do_smart_wakeup_zero(struct sem_set *s, const struct sembuf *sops, ui
 
 	if (sops) {
 		for (i = 0; i < n; i++)
-			if (sems(s)[sops[i].sem_num].val == 0) {
+			if (sem_val(&sems(s)[sops[i].sem_num]) == 0) {
 				got_zero = 1;
 				completed |= wake_const_ops(s, sops[i].sem_num);
 			}
 	} else {
 		for (i = 0; i < s->nsems; i++)
-			if (sems(s)[i].val == 0) {
+			if (sem_val(&sems(s)[i]) == 0) {
 				got_zero = 1;
 				completed |= wake_const_ops(s, (int64_t)i);
 			}
@@ -618,7 +721,7 @@ again:
 		if (w->state != S_QUEUED || w->list != list)
 			continue;
 		/* A zero semaphore lets no decrement through (Linux). */
-		if (semnum >= 0 && sems(s)[semnum].val == 0)
+		if (semnum >= 0 && sem_val(&sems(s)[semnum]) == 0)
 			break;
 		err = try_slot(s, slots[k]);
 		if (err == 1 || err == 2)
@@ -636,9 +739,27 @@ again:
 	return completed;
 }
 
-static void set_otime(struct sem_set *s)
+/* Linux's set_semotime: the time goes to the first semaphore named. */
+static void set_otime(struct sem_set *s, const struct sembuf *sops)
 {
-	jset(s, &s->otime, (uint64_t)uipc__now());
+	struct sem *m = &sems(s)[sops ? sops[0].sem_num : 0];
+	uint64_t now = (uint64_t)uipc__now();
+
+	jset(s, &m->hi, now | (m->hi & SEM_SLOW));
+	jset(s, &s->otime, now);
+}
+
+/* sem_otime: the latest of the semaphores' (Linux's get_semotime). */
+static uint64_t get_otime(struct sem_set *s)
+{
+	uint64_t t = s->otime, i, v;
+
+	for (i = 0; i < s->nsems; i++) {
+		v = __atomic_load_n(&sems(s)[i].hi, __ATOMIC_RELAXED) & ~SEM_SLOW;
+		if (v > t)
+			t = v;
+	}
+	return t;
 }
 
 /*
@@ -664,7 +785,7 @@ static void do_smart_update(struct sem_set *s, const struct sembuf *sops, uint64
 		}
 	}
 	if (otime)
-		set_otime(s);
+		set_otime(s, sops);
 	jcommit(s);
 }
 
@@ -783,9 +904,10 @@ static void apply_undo(struct sem_set *s, struct undo_rec *r)
 	for (i = 0; i < s->nsems; i++) {
 		if (!(adj = get_adj(s, r, i)))
 			continue;
-		v = (int64_t)sm[i].val + adj;
-		jset(s, &sm[i].val, (uint64_t)(v < 0 ? 0 : v > vmx ? vmx : v));
-		jset(s, &sm[i].pid, r->pid);
+		v = (int64_t)sem_val(&sm[i]) + adj;
+		jset(s, &sm[i].lo, (uint64_t)(v < 0 ? 0 : v > vmx ? vmx : v) | r->pid << 32);
+		jset(s, &sm[i].refs, sm[i].refs - REF_UNDO);
+		touch(s, i);
 	}
 	if (r->state == U_ORPHAN && s->orphans)
 		jset(s, &s->orphans, s->orphans - 1);
@@ -928,6 +1050,8 @@ static int sem_lock(struct handle *h)
 		uipc__unlock(h);
 		return err;
 	}
+	touched.n = 0;
+	touched.all = false;
 	reap_undo(hs(h));
 	return 0;
 }
@@ -935,6 +1059,7 @@ static int sem_lock(struct handle *h)
 static void sem_unlock(struct handle *h)
 {
 	unmerge_queues(hs(h));
+	settle_touched(hs(h));
 	uipc__unlock(h);
 }
 
@@ -985,6 +1110,7 @@ static int claim_slot(struct sem_set *s, const struct sembuf *sops, uint64_t nso
 			jset(s, &s->complex_count, s->complex_count + 1);
 		}
 		put_on_list(s, i, list);
+		ref_sleeper(s, sops, nsops, 1);
 		jset(s, &s->queued, s->queued + 1);
 		jset(s, &w->state, S_QUEUED);
 		jcommit(s);
@@ -1102,6 +1228,8 @@ static long semop_locked(struct handle *h, struct sembuf *sops, uint64_t nsops, 
 	if ((err = round_checks(h, c, max, alter)))
 		goto out;
 	s = hs(h);
+	for (i = 0; i < nsops; i++)
+		mark(s, sops[i].sem_num);
 	err = perform(s, sops, nsops, un, (uint64_t)uipc__pid(), &blocking);
 	if (err == 0) {
 		jcommit(s);
@@ -1126,7 +1254,7 @@ static long semop_locked(struct handle *h, struct sembuf *sops, uint64_t nsops, 
 			else if (left / 1000000 + 1 < ms)
 				ms = left / 1000000 + 1;
 		}
-		uipc__unlock(h);
+		sem_unlock(h);
 		if (slot >= 0 && ms)
 			intr = slot_sleep(s, slot, ms) == -EINTR;
 		else if (ms)
@@ -1137,6 +1265,8 @@ static long semop_locked(struct handle *h, struct sembuf *sops, uint64_t nsops, 
 			return err;
 		}
 		s = hs(h);
+		for (i = 0; i < nsops; i++)
+			mark(s, sops[i].sem_num);
 		if (slot >= 0 && s->w[slot].state == S_DONE) {
 			err = (int)s->w[slot].status;
 			break;
@@ -1172,6 +1302,70 @@ out:
 	return err;
 }
 
+#if defined(__x86_64__)
+/* Replace m's {lo, hi} (its first 16 bytes) if it still holds {lo, hi}. */
+static inline bool cas16(struct sem *m, uint64_t lo, uint64_t hi, uint64_t nlo, uint64_t nhi)
+{
+	bool ok;
+
+	__asm__ __volatile__("lock cmpxchg16b %1"
+			     : "=@ccz"(ok), "+m"(*m), "+a"(lo), "+d"(hi)
+			     : "b"(nlo), "c"(nhi)
+			     : "memory");
+	return ok;
+}
+#define HAVE_FAST 1
+#else
+#define HAVE_FAST 0
+static inline bool cas16(struct sem *m, uint64_t lo, uint64_t hi, uint64_t nlo, uint64_t nhi)
+{
+	(void)m, (void)lo, (void)hi, (void)nlo, (void)nhi;
+	return false;
+}
+#endif
+
+#define NOT_FAST 1
+
+/*
+ * One operation without SEM_UNDO that can proceed at once, on a semaphore
+ * that no sleeper and no undo record refers to and no locked operation
+ * works on (SEM_SLOW clear): done without the lock, by one compare-and-swap
+ * of the value, sempid and sem_otime together, so that a process killed at
+ * any instruction leaves it done or not done.  No sleeper can be waiting for
+ * the change.  Returns 0, or NOT_FAST: take the lock (which also gives
+ * every error and every wait).
+ */
+static long sem_fast(struct handle *h, const struct sembuf *op)
+{
+	struct sem_set *s = hs(h);
+	uint64_t lo, hi, now;
+	int64_t res;
+	struct sem *m;
+	int tries;
+
+	if (!HAVE_FAST || op->sem_num >= s->nsems || atomic_load(&s->obj.state) != OBJ_LIVE ||
+	    uipc__ipcperms(uipc__creds(), &s->obj.perm, op->sem_op ? S_IWUGO : S_IRUGO))
+		return NOT_FAST;
+	m = &sems(s)[op->sem_num];
+	now = (uint64_t)uipc__now();
+	for (tries = 0; tries < 8; tries++) {
+		lo = __atomic_load_n(&m->lo, __ATOMIC_ACQUIRE);
+		hi = __atomic_load_n(&m->hi, __ATOMIC_ACQUIRE);
+		if (hi & SEM_SLOW)
+			return NOT_FAST;
+		res = (int64_t)(lo & 0xffffffff) + op->sem_op;
+		if (op->sem_op > 0 ? res > semvmx() : op->sem_op < 0 ? res < 0 : res != 0)
+			return NOT_FAST;
+		if (cas16(m, lo, hi, (uint64_t)res | (uint64_t)uipc__pid() << 32, now)) {
+			/* For readers that cannot map the semaphores (a hint). */
+			if (__atomic_load_n(&s->otime, __ATOMIC_RELAXED) != now)
+				__atomic_store_n(&s->otime, now, __ATOMIC_RELAXED);
+			return 0;
+		}
+	}
+	return NOT_FAST;
+}
+
 static long do_semtimedop(int semid, struct sembuf *tsops, size_t nsops_in,
 			  const struct timespec *timeout)
 {
@@ -1194,7 +1388,9 @@ static long do_semtimedop(int semid, struct sembuf *tsops, size_t nsops_in,
 	if (nsops > SLOT_SOPS && !(sops = malloc((size_t)nsops * sizeof(*sops))))
 		return -ENOMEM;
 	err = -EFAULT;
-	if (uipc__copy_in(sops, tsops, (size_t)nsops * sizeof(*sops)))
+	/* One operation: a copy of constant size, which the compiler inlines. */
+	if (nsops == 1 ? uipc__copy_in(small, tsops, sizeof(small[0]))
+		       : uipc__copy_in(sops, tsops, (size_t)nsops * sizeof(*sops)))
 		goto out;
 	err = -EINVAL;
 	if (semid < 0)
@@ -1214,7 +1410,11 @@ static long do_semtimedop(int semid, struct sembuf *tsops, size_t nsops_in,
 		h = uipc__handle_read(&sem_ops, semid, &e);
 	err = e;
 	if (h) {
-		err = semop_locked(h, sops, nsops, undos, alter, deadline);
+		err = NOT_FAST;
+		if (nsops == 1 && !undos && h->writable)
+			err = sem_fast(h, sops);
+		if (err == NOT_FAST)
+			err = semop_locked(h, sops, nsops, undos, alter, deadline);
 		uipc__handle_put(h);
 	}
 out:
@@ -1317,7 +1517,7 @@ static long semctl_stat(int semid, int cmd, struct semid_ds *buf)
 	ds.sem_perm.cgid = (gid_t)s->obj.perm.cgid;
 	ds.sem_perm.mode = (unsigned short)s->obj.perm.mode;
 	ds.sem_perm.__seq = (unsigned short)id_seq(s->obj.id);
-	ds.sem_otime = (time_t)s->otime;
+	ds.sem_otime = (time_t)(h->writable ? get_otime(s) : s->otime);
 	ds.sem_ctime = (time_t)s->obj.ctime;
 	ds.sem_nsems = s->nsems;
 	if (h->writable)
@@ -1334,9 +1534,10 @@ static void set_value(struct sem_set *s, uint64_t i, uint64_t val)
 {
 	struct sem *sm = &sems(s)[i];
 
-	jset(s, &sm->val, val);
-	jset(s, &sm->pid, (uint64_t)uipc__pid());
+	mark(s, i);
+	jset(s, &sm->lo, val | (uint64_t)uipc__pid() << 32);
 	jset(s, &sm->gen, (uint32_t)(sm->gen + 1));
+	jset(s, &sm->refs, sm->refs & ~(REF_SLEEPER - 1));
 }
 
 static long semctl_setval(int semid, int semnum, int val)
@@ -1418,7 +1619,7 @@ static long semctl_main(int semid, int semnum, int cmd, void *p)
 	switch (cmd) {
 	case GETALL:
 		for (i = 0; i < nsems; i++)
-			io[i] = (unsigned short)sems(s)[i].val;
+			io[i] = (unsigned short)sem_val(&sems(s)[i]);
 		err = 0;
 		break;
 	case SETALL:
@@ -1430,10 +1631,10 @@ static long semctl_main(int semid, int semnum, int cmd, void *p)
 		err = 0;
 		break;
 	case GETVAL:
-		err = (long)sems(s)[semnum].val;
+		err = (long)sem_val(&sems(s)[semnum]);
 		break;
 	case GETPID:
-		err = (long)sems(s)[semnum].pid;
+		err = (long)sem_pid(&sems(s)[semnum]);
 		break;
 	case GETNCNT:
 	case GETZCNT:
@@ -1539,23 +1740,37 @@ static long do_semctl(int semid, int semnum, int cmd, union sem_arg arg)
  */
 static void sem_recover(struct handle *h)
 {
+	uint64_t queued = 0, complex = 0, k, r;
 	struct sem_set *s;
-	uint64_t queued = 0, complex = 0;
 	int i;
 
 	if (sem_map_all(h))
 		return;
 	s = hs(h);
 	jrollback(s, atomic_load(&h->len));
+	for (i = 0; i < MAX_SLEEPERS; i++)
+		if (s->w[i].state == S_QUEUED)
+			slot_alive(s, i);
+	/* Count the references again, from the sleepers and the records. */
+	for (k = 0; k < s->nsems; k++)
+		sems(s)[k].refs = 0;
 	for (i = 0; i < MAX_SLEEPERS; i++) {
-		if (s->w[i].state != S_QUEUED || !slot_alive(s, i))
+		if (s->w[i].state != S_QUEUED)
 			continue;
 		queued++;
 		complex += s->w[i].nsops > 1;
+		ref_sleeper(s, s->w[i].sops, s->w[i].nsops < SLOT_SOPS ? s->w[i].nsops : SLOT_SOPS, 1);
 	}
+	for (r = 0; r < s->nundo; r++)
+		for (k = 0; urec(s, r)->state != U_FREE && k < s->nsems; k++)
+			if (get_adj(s, urec(s, r), k))
+				sems(s)[k].refs += REF_UNDO;
+	jcommit(s);
 	s->queued = queued;
 	s->complex_count = complex;
+	touched.all = true;
 	do_smart_update(s, NULL, 0, 0);
+	settle_touched(s);
 }
 
 static const struct obj_ops sem_ops = {

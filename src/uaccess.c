@@ -11,7 +11,9 @@
  * direction), and later copies that stay on remembered pages are plain
  * memcpy, so a caller that keeps its arguments in the same places (the
  * stack, a static array) makes no system call.  A page unmapped after it
- * was remembered faults like memcpy (README: known differences).
+ * was remembered faults like memcpy (README: known differences).  The page
+ * read last is also kept in uipc__last_readable, for the inline check of
+ * uipc__copy_in (internal.h).
  *
  * Locking: none; the caches are thread-local.
  */
@@ -29,6 +31,7 @@ struct known {
 };
 
 static __thread struct known readable, writable;
+__thread uintptr_t uipc__last_readable = 1;	/* the page last read: never 1 */
 
 static bool known(const struct known *k, uintptr_t page)
 {
@@ -57,7 +60,7 @@ static void remember(struct known *k, uintptr_t p, size_t len)
 			k->page[k->next++ % PAGES_KNOWN] = page;
 }
 
-int uipc__copy_in(void *dst, const void *src, size_t len)
+int uipc__copy_in_slow(void *dst, const void *src, size_t len)
 {
 	struct iovec local = { dst, len }, remote = { (void *)src, len };
 
@@ -65,11 +68,14 @@ int uipc__copy_in(void *dst, const void *src, size_t len)
 		return 0;
 	if (bad_user_ptr(src, len))
 		return -EFAULT;
-	if (!all_known(&readable, (uintptr_t)src, len)) {
+	if (all_known(&readable, (uintptr_t)src, len)) {
+		uipc__last_readable = (uintptr_t)src & ~(PAGE - 1);
+	} else {
 		ssize_t n = process_vm_readv(uipc__pid(), &local, 1, &remote, 1, 0);
 
 		if (n == (ssize_t)len) {
 			remember(&readable, (uintptr_t)src, len);
+			uipc__last_readable = (uintptr_t)src & ~(PAGE - 1);
 			return 0;
 		}
 		if (n >= 0 || errno == EFAULT || errno == ENOMEM)
