@@ -127,6 +127,7 @@ HIDDEN int uipc__robust_init(pthread_mutex_t *m);
 HIDDEN bool uipc__robust_ok(pthread_mutex_t *m);
 HIDDEN int uipc__futex_wait(_Atomic uint32_t *word, uint32_t val, long timeout_ms);
 HIDDEN void uipc__futex_wake(_Atomic uint32_t *word, int n);
+HIDDEN void uipc__wake_later(_Atomic uint32_t *word, int n);
 HIDDEN int uipc__spin_limit(void);
 HIDDEN bool uipc__spin_until(bool (*done)(const void *arg), const void *arg, int look);
 static inline void cpu_relax(void)

@@ -276,11 +276,12 @@ static int msg_validate(struct uipc_obj *o, size_t len)
 	return 0;
 }
 
+/* Wake the waiter in slot w (once the queue is unlocked: sync.c). */
 static void wake_slot(struct msg_waiter *w)
 {
 	atomic_store(&w->futex, 1);
 	if (atomic_load(&w->sleeping))
-		uipc__futex_wake(&w->futex, 1);
+		uipc__wake_later(&w->futex, 1);
 }
 
 static void msg_wake_all(struct uipc_obj *o)
@@ -1538,7 +1539,9 @@ static long do_msgctl(int msqid, int cmd, struct msqid_ds *buf)
 {
 	if (msqid < 0 || cmd < 0)
 		return -EINVAL;
-	uipc__limits_expire();
+	/* The commands that read tunables see them as they are now. */
+	if (cmd == IPC_INFO || cmd == MSG_INFO || cmd == IPC_SET)
+		uipc__limits_expire();
 	switch (cmd) {
 	case IPC_INFO:
 	case MSG_INFO:

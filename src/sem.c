@@ -69,6 +69,7 @@
 #define SLEEP_MS 1000
 #define WATCH_MS 10		/* sleep while undo records need looking at */
 #define ORPHAN_CHECK_MS 10
+#define FRESH_ORPHAN_MS 100
 #define INITIAL_UNDO 4
 #define MAX_UNDO (1 << 16)
 
@@ -120,6 +121,7 @@ struct undo_rec {
 	pthread_mutex_t alive;	/* held by a thread of the process */
 	uint64_t state;		/* enum undo_state */
 	uint64_t pid, start;	/* the process */
+	uint64_t since;		/* U_ORPHAN: since when (ms) */
 	uint64_t adj[];		/* per semaphore: (uint32)adj | gen << 32 */
 };
 
@@ -405,6 +407,7 @@ static int sem_map_all(struct handle *h)
 
 /* ---- sleepers ---- */
 
+/* Wake the sleeper in slot i (once the set is unlocked: sync.c). */
 static void wake_slot(struct sem_set *s, int i)
 {
 	struct sem_slot *w = &s->w[i];
@@ -420,9 +423,9 @@ static void wake_slot(struct sem_set *s, int i)
 		v = atomic_load(word);
 		while ((v & FUTEX_WAITERS) && !atomic_compare_exchange_weak(word, &v, v & ~FUTEX_WAITERS))
 			;
-		uipc__futex_wake(word, INT_MAX);
+		uipc__wake_later(word, INT_MAX);
 	}
-	uipc__futex_wake(&w->futex, 1);
+	uipc__wake_later(&w->futex, 1);
 }
 
 static void sem_wake_all(struct uipc_obj *o)
@@ -742,10 +745,11 @@ again:
 /* Linux's set_semotime: the time goes to the first semaphore named. */
 static void set_otime(struct sem_set *s, const struct sembuf *sops)
 {
-	struct sem *m = &sems(s)[sops ? sops[0].sem_num : 0];
-	uint64_t now = (uint64_t)uipc__now();
+	uint64_t num = sops ? sops[0].sem_num : 0, now = (uint64_t)uipc__now();
+	struct sem *m = &sems(s)[num];
 
-	jset(s, &m->hi, now | (m->hi & SEM_SLOW));
+	mark(s, num);	/* sops were marked; semaphore 0 may not be */
+	jset(s, &m->hi, now | SEM_SLOW);
 	jset(s, &s->otime, now);
 }
 
@@ -818,14 +822,18 @@ static int count_semcnt(struct sem_set *s, uint64_t semnum, bool zero)
 
 /*
  * A process's start time (field 22 of /proc/PID/stat): 0 if there is no
- * such process or it is a zombie (a thread group leader that ended while
- * other threads run is a zombie too: field 20, the thread count, tells),
- * (uint64_t)-1 if /proc cannot tell.
+ * such process, or if it is a zombie or exiting (flag PF_EXITING in field 9:
+ * the kernel releases the robust mutexes of a dying thread before the
+ * process becomes a zombie) with no other thread left (a thread group
+ * leader that ended while other threads run is a zombie too: field 20, the
+ * thread count, tells); (uint64_t)-1 if /proc cannot tell.
  */
+#define PF_EXITING 0x4
+
 static uint64_t proc_start(pid_t pid)
 {
 	char path[64], buf[1024], *p, state;
-	uint64_t start = 0, threads = 0;
+	uint64_t start = 0, threads = 0, flags = 0;
 	ssize_t n;
 	int fd, field;
 
@@ -845,12 +853,14 @@ static uint64_t proc_start(pid_t pid)
 	for (field = 3, p += 2; field < 22 && p; field++) {
 		if ((p = strchr(p, ' ')))
 			p++;
+		if (p && field + 1 == 9)
+			flags = strtoull(p, NULL, 10);
 		if (p && field + 1 == 20)
 			threads = strtoull(p, NULL, 10);
 	}
 	if (p)
 		start = strtoull(p, NULL, 10);
-	if ((state == 'Z' || state == 'X') && threads <= 1)
+	if ((state == 'Z' || state == 'X' || (flags & PF_EXITING)) && threads <= 1)
 		return 0;
 	return start;
 }
@@ -931,6 +941,7 @@ static void check_record(struct sem_set *s, struct undo_rec *r)
 	if (e == EINVAL || !process_alive(r->pid, r->start)) {
 		apply_undo(s, r);
 	} else if (r->state == U_LIVE) {
+		jset(s, &r->since, ms_now());
 		jset(s, &r->state, U_ORPHAN);
 		jset(s, &s->orphans, s->orphans + 1);
 		jcommit(s);
@@ -951,7 +962,9 @@ static void reap_undo(struct sem_set *s)
 		s->orphan_at = ms_now();
 	for (i = 0; i < s->nundo; i++) {
 		r = urec(s, i);
-		if (r->state == U_FREE || (r->state == U_ORPHAN && !orphans))
+		/* A new orphan may be a process still dying: look every time. */
+		if (r->state == U_FREE ||
+		    (r->state == U_ORPHAN && !orphans && ms_now() - r->since > FRESH_ORPHAN_MS))
 			continue;
 		v = __atomic_load_n((uint32_t *)&r->alive.__data.__lock, __ATOMIC_RELAXED);
 		if (r->state == U_LIVE && (v & FUTEX_TID_MASK) && !(v & FUTEX_OWNER_DIED))
@@ -1706,7 +1719,9 @@ static long do_semctl(int semid, int semnum, int cmd, union sem_arg arg)
 {
 	if (semid < 0)
 		return -EINVAL;
-	uipc__limits_expire();
+	/* The commands that read tunables see them as they are now. */
+	if (cmd == IPC_INFO || cmd == SEM_INFO || cmd == SETVAL || cmd == SETALL)
+		uipc__limits_expire();
 	switch (cmd) {
 	case IPC_INFO:
 	case SEM_INFO:

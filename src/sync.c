@@ -274,9 +274,36 @@ int uipc__lock(struct handle *h)
 	return r;
 }
 
+/*
+ * Wake-ups decided under an object lock are made after it is released (as
+ * the kernel's wake_q): a sleeper woken earlier would run into the lock
+ * still held, and on one CPU it preempts the waker to find just that.
+ */
+#define WAKES_MAX 32
+static __thread struct {
+	int n;
+	_Atomic uint32_t *word[WAKES_MAX];
+	int count[WAKES_MAX];
+} wakes;
+
+void uipc__wake_later(_Atomic uint32_t *word, int n)
+{
+	if (wakes.n == WAKES_MAX) {
+		uipc__futex_wake(word, n);
+		return;
+	}
+	wakes.word[wakes.n] = word;
+	wakes.count[wakes.n++] = n;
+}
+
 void uipc__unlock(struct handle *h)
 {
+	int i, n = wakes.n;
+
 	pthread_mutex_unlock(&hobj(h)->lock);
+	wakes.n = 0;
+	for (i = 0; i < n; i++)
+		uipc__futex_wake(wakes.word[i], wakes.count[i]);
 }
 
 int uipc__futex_wait(_Atomic uint32_t *word, uint32_t val, long timeout_ms)

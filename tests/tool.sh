@@ -7,11 +7,13 @@
 # 1 if any case failed.
 #
 # The expected texts are util-linux's (2.38) ipcs/ipcmk/ipcrm formats, written
-# out literally for headers and built with the same printf widths for rows.
-# Queues are created with "uipc ipcmk"; messages are sent and received
-# through the library itself (libuipc.so via python3's ctypes), or through
-# the preload library under "uipc run"; those cases are skipped without
-# python3.  Nothing here touches the kernel's IPC objects.
+# out literally for headers and built with the same printf widths for rows
+# (they were checked against util-linux run on the kernel, in a private IPC
+# namespace, scenario by scenario).  Queues and semaphore sets are created
+# with "uipc ipcmk"; messages are sent and received, semaphores set and
+# operated on, through the library itself (libuipc.so via python3's
+# ctypes), or through the preload library under "uipc run"; those cases are
+# skipped without python3.  Nothing here touches the kernel's IPC objects.
 
 B=${B:-$(cd "$(dirname "$0")/.." && pwd)/build}
 U=$B/uipc
@@ -170,10 +172,11 @@ Try 'uipc ipcmk --help' for more information."
 r "$U" ipcmk -Q -p 9
 want_rc 1 "ipcmk -p 9"
 want_err "uipc ipcmk: failed to parse mode: '9'"
+# util-linux's ipcrm without arguments does nothing, successfully.
 r "$U" ipcrm
-want_rc 1 "ipcrm"
-want_err "uipc ipcrm: bad usage
-Try 'uipc ipcrm --help' for more information."
+want_rc 0 "ipcrm"
+want_out ""
+want_err ""
 r "$U" ipcrm -a=bogus
 want_rc 1 "ipcrm -a=bogus"
 want_err "uipc ipcrm: unknown argument: =bogus"
@@ -362,6 +365,7 @@ else
 fi
 
 # ---- another user: lists everything (MSG_STAT_ANY), removes nothing ----
+# (nobody: uid and gid 65534, which own nothing here)
 
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && nobody "$U" help >/dev/null 2>&1; then
@@ -379,6 +383,14 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && nobody "$U" help >/dev
 	want_rc 0 "ipcs -q -i as nobody"
 	want_err ""
 	want_line "$(printf 'uid=%s\tgid=%s\tcuid=%s\tcgid=%s\tmode=0600' "$(id -u)" "$(id -g)" "$(id -u)" "$(id -g)")"
+	# qbytes comes from IPC_STAT, which nobody may not do here.
+	want_line "$(printf 'cbytes=0\tqbytes=0\tqnum=0\tlspid=0\tlrpid=0')"
+	r nobody "$U" ipcs -q -i "$id2"
+	grep -q '^cbytes=0	qbytes=[1-9][0-9]*	' "$T/out" || fail "qbytes of a readable queue: [$out]"
+	# ipcrm -a walks with MSG_STAT: the queue nobody cannot read is skipped.
+	r nobody "$U" ipcrm -a
+	want_rc 1 "ipcrm -a as nobody"
+	want_err "uipc ipcrm: permission denied for id ($id2)"
 	r nobody "$U" ipcrm -q "$id"
 	want_rc 1 "ipcrm -q as nobody"
 	want_err "uipc ipcrm: permission denied for id ($id)"
@@ -512,9 +524,10 @@ r "$U" limits
 want_rc 0 "limits"
 want_line "root: $UIPC_ROOT"
 want_line "NAME            VALUE  SOURCE  DESCRIPTION"
-for n in msgmax msgmnb msgmni; do
+for n in msgmax msgmnb msgmni semmsl semmns semopm semmni semvmx; do
 	grep -q "^$n  *[0-9][0-9]*  kernel  " "$T/out" || fail "$n not from the kernel: [$out]"
 done
+[ "$(grep -c '^[a-z]' "$T/out")" = 9 ] || fail "limits: [$out]"
 if [ -r /proc/sys/kernel/msgmax ]; then
 	grep -q "^msgmax  *$(cat /proc/sys/kernel/msgmax)  kernel" "$T/out" || fail "msgmax != kernel's: [$out]"
 fi
@@ -532,7 +545,7 @@ want_file
 r "$U" ipcs -l
 want_line "max size of message (bytes) = 4096"
 want_line "unable to fetch shared memory limits"
-want_line "unable to fetch semaphore limits"
+want_line "------ Semaphore Limits --------"
 r "$U" ipcs -l --human -q
 want_line "max size of message = 4K"
 want_line "default max size of queue = 2K"
@@ -565,6 +578,358 @@ r "$U" limits set msgmax
 want_rc 1 "limits set msgmax"
 r "$U" limits get
 want_rc 1 "limits get"
+end
+
+# ---- semaphore sets ----
+
+# mks [ipcmk options]: create a semaphore set, print its id.
+mks() {
+	o=$("$U" ipcmk "$@") || return 1
+	case $o in
+	"Semaphore id: "*) echo "${o#Semaphore id: }" ;;
+	*) return 1 ;;
+	esac
+}
+# skey_of ID: the key column of the set's ipcs -s row.
+skey_of() { "$U" ipcs -s | awk -v id="$1" '$2 == id { print $1 }'; }
+# srow KEY ID OWNER PERMS NSEMS: an ipcs -s row as util-linux prints it.
+srow() { printf '%s %-10s %-10.10s %-10s %-10s\n' "$@"; }
+# semrow NUM VALUE NCOUNT ZCOUNT PID: a line of ipcs -s -i's table.
+semrow() { printf '%-10s %-10s %-10s %-10s %-10s\n' "$@"; }
+# by_slot ID...: the ids in slot order (id % 32768), as SEM_STAT_ANY walks them.
+by_slot() { for i in "$@"; do echo "$((i % 32768)) $i"; done | sort -n | cut -d' ' -f2; }
+TIME24='[A-Z][a-z][a-z] [A-Z][a-z][a-z] [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9] [0-9]\{4\}'
+
+# s OP ID ARGS: semctl/semop through libuipc.so, as q does for queues.
+#   s set ID NUM VALUE (prints the pid)   s op ID NUM OP [NUM OP]... (prints
+#   the pid first, then blocks if it must; at most 30 s)   s own ID UID GID MODE
+cat >"$T/s.py" <<'EOF'
+import ctypes, os, signal, sys
+c = ctypes.CDLL(sys.argv[1], use_errno=True)
+op, a = sys.argv[2], [int(x, 0) for x in sys.argv[3:]]
+class sembuf(ctypes.Structure):
+    _fields_ = [("num", ctypes.c_ushort), ("op", ctypes.c_short), ("flg", ctypes.c_short)]
+def die(what):
+    sys.exit("%s: %s" % (what, os.strerror(ctypes.get_errno())))
+signal.alarm(30)
+print(os.getpid(), flush=True)
+if op == "set":
+    if c.uipc_semctl(a[0], a[1], 16, ctypes.c_int(a[2])) != 0:
+        die("SETVAL")
+elif op == "op":
+    n = (len(a) - 1) // 2
+    sops = (sembuf * n)(*[sembuf(a[1 + 2 * k], a[2 + 2 * k], 0) for k in range(n)])
+    if c.uipc_semop(a[0], sops, ctypes.c_size_t(n)) != 0:
+        die("semop")
+elif op == "own":
+    # struct ipc_perm: key, uid, gid, cuid, cgid, then mode at 20 in glibc's ABI.
+    ds = ctypes.create_string_buffer(512)
+    if c.uipc_semctl(a[0], 0, 2, ds) != 0:
+        die("IPC_STAT")
+    ctypes.c_uint.from_buffer(ds, 4).value = a[1]
+    ctypes.c_uint.from_buffer(ds, 8).value = a[2]
+    ctypes.c_ushort.from_buffer(ds, 20).value = a[3]
+    if c.uipc_semctl(a[0], 0, 1, ds) != 0:
+        die("IPC_SET")
+EOF
+s() { san "$PY" "$T/s.py" "$B/libuipc.so" "$@"; }
+
+begin sem_ipcmk_ipcs
+clean
+s1=$(mks -S 3 -p 0640) || fail "ipcmk -S 3 -p 0640"
+s2=$(mks --semaphore=1) || fail "ipcmk --semaphore=1"
+r "$U" ipcmk --semaphore 2 --mode=600 -Q
+want_rc 0 "ipcmk -S 2 -Q"
+case $out in
+"Message queue id: "[0-9]*"
+Semaphore id: "[0-9]*) s3=${out##*: } ;;
+*) fail "ipcmk -S -Q: [$out]"; s3=x ;;
+esac
+k1=$(skey_of "$s1") k2=$(skey_of "$s2") k3=$(skey_of "$s3")
+for k in "$k1" "$k2" "$k3"; do
+	case $k in 0x00000000) fail "key IPC_PRIVATE" ;; 0x[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;; *) fail "key [$k]" ;; esac
+done
+[ "$k1" != "$k2" ] && [ "$k2" != "$k3" ] || fail "same key twice: $k1 $k2 $k3"
+{ printf '\n------ Semaphore Arrays --------\nkey        semid      owner      perms      nsems     \n'
+  for i in $(by_slot "$s1" "$s2" "$s3"); do
+	case $i in
+	"$s1") srow "$k1" "$i" "$me" 640 3 ;;
+	"$s2") srow "$k2" "$i" "$me" 644 1 ;;
+	*) srow "$k3" "$i" "$me" 600 2 ;;
+	esac
+  done
+  echo; } >"$T/want"
+r "$U" ipcs -s
+want_rc 0 "ipcs -s"
+want_file
+r "$U" ipcs -s --human	# no sizes in this section
+want_file
+r "$U" ipcs -s -b
+want_file
+r "$U" ipcs
+want_line "$(srow "$k2" "$s2" "$me" 644 1)"
+r "$U" ipcs -s -c
+want_line "------ Semaphore Arrays Creators/Owners --------"
+want_line "semid      perms      cuid       cgid       uid        gid       "
+want_line "$(printf '%-10s %-10s %-10s %-10s %-10s %-10s' "$s1" 640 "$me" "$grp" "$me" "$grp")"
+r "$U" ipcs -s -t
+want_line "------ Semaphore Operation/Change Times --------"
+want_line "semid    owner      last-op                    last-changed              "
+grep -q "^$(printf '%-8s %-10.10s' "$s3" "$me")  Not set                    $TIME24  \$" "$T/out" ||
+	fail "ipcs -s -t row: [$out]"
+printf '\n\n' >"$T/want"	# util-linux prints nothing for -s -p
+r "$U" ipcs -s -p
+want_file
+printf '\n------ Semaphore Status --------\nused arrays = 3\nallocated semaphores = 6\n\n' >"$T/want"
+r "$U" ipcs -s -u
+want_file
+r "$U" ipcs -s -i "$s1"
+want_rc 0 "ipcs -s -i"
+uid=$(id -u) gid=$(id -g)
+{ printf '\nSemaphore Array semid=%s\nuid=%s\t gid=%s\t cuid=%s\t cgid=%s\n' "$s1" "$uid" "$gid" "$uid" "$gid"
+  printf 'mode=0640, access_perms=0640\nnsems = 3\notime = Not set                   \n'
+  sed -n 7p "$T/out"
+  semrow semnum value ncount zcount pid
+  for i in 0 1 2; do semrow $i 0 0 0 0; done
+  echo; } >"$T/want"
+want_file
+sed -n 7p "$T/out" | grep -q "^ctime = $TIME24  \$" || fail "ctime line: [$out]"
+r "$U" ipcs -s -i 123456789
+want_rc 0 "ipcs -s -i 123456789"
+want_out ""
+want_err "uipc ipcs: id 123456789 not found"
+r "$U" ipcs -s -i "$((s1 + 32768))"	# the slot, not the id
+want_err "uipc ipcs: id $((s1 + 32768)) not found"
+r "$U" ipcmk -S 0
+want_rc 1 "ipcmk -S 0"
+want_err "uipc ipcmk: create semaphore failed: Invalid argument"
+r "$U" ipcmk -S -1
+want_err "uipc ipcmk: create semaphore failed: Invalid argument"
+r "$U" ipcmk -S abc
+want_rc 1 "ipcmk -S abc"
+want_err "uipc ipcmk: failed to parse elements: 'abc'"
+r "$U" ipcmk -S 99999999999
+want_err "uipc ipcmk: failed to parse elements: '99999999999': Numerical result out of range"
+r "$U" ipcmk -S
+want_rc 1 "ipcmk -S"
+want_err "uipc ipcmk: option requires an argument -- 'S'
+Try 'uipc ipcmk --help' for more information."
+r "$U" ipcs -s
+[ "$(grep -c '^0x' "$T/out")" = 3 ] || fail "failed ipcmk -S made a set: [$out]"
+end
+
+# ---- semaphore values, waiters and pids: ipcs -s -i, -t, --json ----
+
+# wait_sem ID LINE: until "ipcs -s -i ID" shows LINE (waiters take a moment
+# to queue); at most 20 s.
+wait_sem() {
+	n=0
+	until "$U" ipcs -s -i "$1" | grep -qxF -- "$2"; do
+		n=$((n + 1))
+		[ $n -lt 400 ] || { fail "no line [$2] in ipcs -s -i $1"; return 1; }
+		sleep 0.05
+	done
+}
+if [ -n "$PY" ]; then
+	begin sem_values
+	clean
+	id=$(mks -S 3 -p 0600) || fail "ipcmk"
+	spid=$(s set "$id" 1 7) || fail "SETVAL"
+	opid=$(s op "$id" 0 2 2 1) || fail "semop"
+	r "$U" ipcs -s -i "$id"
+	want_line "$(semrow 0 2 0 0 "$opid")"
+	want_line "$(semrow 1 7 0 0 "$spid")"
+	want_line "$(semrow 2 1 0 0 "$opid")"
+	grep -q "^otime = $TIME24  \$" "$T/out" || fail "otime: [$out]"
+	r "$U" ipcs -s -t
+	grep -q "^$(printf '%-8s %-10.10s' "$id" "$me")  $TIME24   $TIME24  \$" "$T/out" ||
+		fail "ipcs -s -t: [$out]"
+	# Two waiters: a decrement by 3 on semaphore 0, a wait for zero on 1.
+	s op "$id" 0 -3 >"$T/w1" 2>"$T/w1.err" &
+	w1=$!
+	s op "$id" 1 0 >"$T/w2" 2>"$T/w2.err" &
+	w2=$!
+	wait_sem "$id" "$(semrow 0 2 1 0 "$opid")"
+	wait_sem "$id" "$(semrow 1 7 0 1 "$spid")"
+	r "$U" ipcs -s -i "$id" --json
+	"$PY" - "$T/out" "$id" "$me" "$opid" "$spid" <<'EOF' || fail "ipcs -s -i --json: [$out]"
+import json, sys
+d = json.load(open(sys.argv[1]))
+_, id, me, opid, spid = sys.argv[1:]
+[s] = d["semaphores"]
+assert set(d) == {"semaphores"}, d
+want = {"id": int(id), "owner": me, "perms": "600", "nsems": 3}
+for k, v in want.items():
+    assert s[k] == v, (k, s[k], v)
+assert isinstance(s["op-time"], int) and isinstance(s["change-time"], int), s
+assert s["elements"] == [
+    {"semnum": 0, "value": 2, "ncount": 1, "zcount": 0, "pid": int(opid)},
+    {"semnum": 1, "value": 7, "ncount": 0, "zcount": 1, "pid": int(spid)},
+    {"semnum": 2, "value": 1, "ncount": 0, "zcount": 0, "pid": int(opid)}], s
+EOF
+	r "$U" ipcs --json
+	"$PY" -c 'import json,sys; d=json.load(sys.stdin); [s] = d["semaphores"]; assert "elements" not in s and s["id"] == int(sys.argv[1]), d' \
+		"$id" <"$T/out" || fail "ipcs --json: [$out]"
+	# The decrement goes through once semaphore 0 reaches 3: its pid is the waiter's.
+	o2=$(s op "$id" 0 1) || fail "semop"
+	wait_sem "$id" "$(semrow 0 0 0 0 "$(head -n 1 "$T/w1")")"
+	wait "$w1" || fail "waiter 1 failed: $(cat "$T/w1.err")"
+	# Removing the set wakes the other with EIDRM.
+	r "$U" ipcrm -s "$id"
+	want_rc 0 "ipcrm -s with a waiter"
+	wait "$w2" && fail "waiter 2 succeeded"
+	[ "$(cat "$T/w2.err")" = "semop: Identifier removed" ] || fail "waiter 2: $(cat "$T/w2.err")"
+	end
+else
+	skip sem_values "no python3"
+fi
+
+# ---- ipcrm of semaphore sets ----
+
+begin sem_ipcrm
+clean
+a=$(mks -S 1) b=$(mks -S 2) c=$(mks -S 1) d=$(mks -S 1) || fail "ipcmk"
+kb=$(skey_of "$b")
+r "$U" ipcrm -s "$a"
+want_rc 0 "ipcrm -s"
+want_out ""
+want_err ""
+[ -z "$(skey_of "$a")" ] || fail "set $a still listed"
+r "$U" ipcrm -s "$a"
+want_rc 1 "ipcrm -s removed id"
+want_err "uipc ipcrm: invalid id ($a)"
+r "$U" ipcrm --semaphore-key="$kb"
+want_rc 0 "ipcrm -S"
+[ -z "$(skey_of "$b")" ] || fail "set $b still listed"
+r "$U" ipcrm -S "$kb"
+want_rc 1 "ipcrm -S removed key"
+want_err "uipc ipcrm: invalid key ($kb)"
+r "$U" ipcrm -S 0
+want_err "uipc ipcrm: illegal key (0)"
+r "$U" ipcrm sem "$c"
+want_rc 0 "ipcrm sem id"
+want_out "resource(s) deleted"
+r "$U" ipcrm sem "$c" "$d"
+want_rc 1 "ipcrm sem removed id"
+want_err "uipc ipcrm: invalid id ($c)"
+[ -z "$(skey_of "$d")" ] || fail "ipcrm sem left $d"
+# -a: semaphore sets first, then queues, each in slot order.
+e=$(mks -S 1) f=$(mks -S 3) q=$(mkq) || fail "ipcmk"
+r "$U" ipcrm -v --all=sem
+want_rc 0 "ipcrm --all=sem"
+want_out "$(for i in $(by_slot "$e" "$f"); do echo "removing semaphore id \`$i'"; done)"
+[ -n "$(key_of "$q")" ] || fail "ipcrm --all=sem removed a queue"
+g=$(mks -S 1) || fail "ipcmk"
+r "$U" ipcrm --all=msg
+want_rc 0 "ipcrm --all=msg"
+[ -z "$(key_of "$q")" ] || fail "ipcrm --all=msg left the queue"
+[ -n "$(skey_of "$g")" ] || fail "ipcrm --all=msg removed a set"
+q=$(mkq) || fail "ipcmk"
+r "$U" ipcrm -a -v
+want_rc 0 "ipcrm -a"
+want_out "removing semaphore id \`$g'
+removing message queue id \`$q'"
+r "$U" ipcs -s
+[ "$(grep -c '^0x' "$T/out")" = 0 ] || fail "ipcrm -a left [$out]"
+end
+
+# ---- another user and semaphore sets ----
+
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && nobody "$U" help >/dev/null 2>&1; then
+	begin sem_other_user
+	clean
+	a=$(mks -S 2 -p 0600) b=$(mks -S 1 -p 0604) || fail "ipcmk"
+	ka=$(skey_of "$a") kb=$(skey_of "$b")
+	r nobody "$U" ipcs -s
+	want_line "$(srow "$ka" "$a" "$me" 600 2)"
+	want_line "$(srow "$kb" "$b" "$me" 604 1)"
+	# Listed, but its semaphores are not nobody's to read: nothing printed.
+	r nobody "$U" ipcs -s -i "$a"
+	want_rc 1 "ipcs -s -i as nobody"
+	want_out ""
+	want_err "uipc ipcs: semctl(GETVAL) failed: Permission denied"
+	r nobody "$U" ipcs -s -i "$a" --json
+	want_rc 1 "ipcs -s -i --json as nobody"
+	want_out ""
+	r nobody "$U" ipcs -s -i "$b"
+	want_rc 0 "ipcs -s -i readable as nobody"
+	want_line "$(semrow 0 0 0 0 0)"
+	r nobody "$U" ipcrm -s "$a"
+	want_rc 1 "ipcrm -s as nobody"
+	want_err "uipc ipcrm: permission denied for id ($a)"
+	# semget(key, 0, 0) asks for no permission: the removal is refused.
+	r nobody "$U" ipcrm -S "$ka"
+	want_rc 1 "ipcrm -S as nobody"
+	want_err "uipc ipcrm: permission denied for key ($a)"
+	# ipcrm -a walks with SEM_STAT: the set nobody cannot read is skipped.
+	r nobody "$U" ipcrm -a
+	want_rc 1 "ipcrm -a as nobody"
+	want_err "uipc ipcrm: permission denied for id ($b)"
+	[ -n "$(skey_of "$a")" ] && [ -n "$(skey_of "$b")" ] || fail "nobody removed a set"
+	if [ -n "$PY" ]; then
+		s own "$b" 1 2 0o600 >/dev/null || fail "IPC_SET"
+		u1=$("$PY" -c 'import pwd; print(pwd.getpwuid(1).pw_name)' 2>/dev/null || echo 1)
+		g2=$("$PY" -c 'import grp; print(grp.getgrgid(2).gr_name)' 2>/dev/null || echo 2)
+		r "$U" ipcs -s
+		want_line "$(srow "$kb" "$b" "$u1" 600 1)"
+		r "$U" ipcs -s -c
+		want_line "$(printf '%-10s %-10s %-10s %-10s %-10s %-10s' "$b" 600 "$me" "$grp" "$u1" "$g2")"
+		r "$U" ipcs -s -i "$b"
+		want_line "$(printf 'uid=1\t gid=2\t cuid=%s\t cgid=%s' "$(id -u)" "$(id -g)")"
+	fi
+	clean
+	end
+else
+	skip sem_other_user "not root, or no setpriv, or nobody cannot run $U"
+fi
+
+# ---- semaphore limits ----
+
+begin sem_limits
+clean
+r "$U" limits set semmsl=5 semmns=7 semopm=4 semmni=2
+want_rc 0 "limits set"
+r "$U" limits
+want_line "$(printf '%-8s %12s  %-6s  %s' semmsl 5 set 'max semaphores per array')"
+want_line "$(printf '%-8s %12s  %-6s  %s' semmns 7 set 'max semaphores system wide')"
+want_line "$(printf '%-8s %12s  %-6s  %s' semopm 4 set 'max ops per semop call')"
+want_line "$(printf '%-8s %12s  %-6s  %s' semmni 2 set 'max number of arrays')"
+want_line "$(printf '%-8s %12s  %-6s  %s' semvmx 32767 kernel 'semaphore max value')"
+printf '\n------ Semaphore Limits --------\nmax number of arrays = 2\nmax semaphores per array = 5\nmax semaphores system wide = 7\nmax ops per semop call = 4\nsemaphore max value = 32767\n\n' >"$T/want"
+r "$U" ipcs -s -l
+want_file
+r "$U" ipcmk -S 6
+want_rc 1 "ipcmk beyond semmsl"
+want_err "uipc ipcmk: create semaphore failed: Invalid argument"
+id=$(mks -S 5) || fail "ipcmk -S 5"
+r "$U" ipcmk -S 3
+want_rc 1 "ipcmk beyond semmns"
+want_err "uipc ipcmk: create semaphore failed: No space left on device"
+mks -S 2 >/dev/null || fail "ipcmk -S 2"
+r "$U" ipcmk -S 1
+want_err "uipc ipcmk: create semaphore failed: No space left on device"
+printf '\n------ Semaphore Status --------\nused arrays = 2\nallocated semaphores = 7\n\n' >"$T/want"
+r "$U" ipcs -s -u
+want_file
+if [ -n "$PY" ]; then
+	r s op "$id" 0 1 1 1 2 1 3 1 4 1
+	want_rc 1 "semop beyond semopm"
+	want_err "semop: Argument list too long"
+	r "$U" ipcs -s -l --json
+	"$PY" -c 'import json,sys; d=json.load(sys.stdin); assert d == {"semaphores-limits": {"semmni": 2, "semmsl": 5, "semmns": 7, "semopm": 4, "semvmx": 32767}}, d' \
+		<"$T/out" || fail "ipcs -s -l --json: [$out]"
+	r "$U" ipcs -s -u --json
+	"$PY" -c 'import json,sys; d=json.load(sys.stdin); assert d == {"semaphores-status": {"arrays": 2, "semaphores": 7}}, d' \
+		<"$T/out" || fail "ipcs -s -u --json: [$out]"
+fi
+clean
+r "$U" limits set semmsl=kernel semmns=default semopm=kernel semmni=kernel semvmx=100
+want_rc 0 "limits set kernel"
+r "$U" ipcs -s -l
+want_line "semaphore max value = 100"
+r "$U" limits set semvmx=kernel
+r "$U" limits
+[ "$(grep -c '^sem[a-z]*  *[0-9]*  kernel  ' "$T/out")" = 5 ] || fail "sem limits not unset: [$out]"
 end
 
 # ---- run ----

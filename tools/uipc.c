@@ -8,12 +8,16 @@
  * where util-linux writes "CMD:".
  *
  * Everything goes through the public API, the way util-linux works where
- * /proc/sysvipc is missing: msgctl(0, MSG_INFO) returns the highest slot in
- * use, msgctl(i, MSG_STAT_ANY) on each slot 0..max returns the id and state
- * of the queue there (EINVAL: a free slot), msgctl(0, IPC_INFO) the limits.
- * uipc has no semaphores and no shared memory yet: their sections are printed
- * as util-linux prints them for a kind without objects, and "unable to fetch
- * ... limits" under -l, since uipc has no such limits to report.
+ * /proc/sysvipc is missing: msgctl(0, MSG_INFO) or semctl(0, 0, SEM_INFO)
+ * returns the highest slot in use, MSG_STAT_ANY or SEM_STAT_ANY on each slot
+ * 0..max the id and state of the queue or semaphore set there (EINVAL: a
+ * free slot), IPC_INFO the limits; GETVAL, GETNCNT, GETZCNT and GETPID the
+ * semaphores of a set for "ipcs -s -i".  Where util-linux reads /proc, it
+ * sees every object whatever its permissions, and so do the *_STAT_ANY
+ * commands; where it uses MSG_STAT or SEM_STAT ("ipcrm -a"), so do we.
+ * uipc has no shared memory yet: its sections are printed as util-linux
+ * prints them for a kernel without segments, and "unable to fetch shared
+ * memory limits" under -l.
  *
  * "uipc run" puts libuipc-preload.so in front of LD_PRELOAD and execs the
  * program.  The library is looked for next to this binary (the build tree),
@@ -38,6 +42,9 @@
 
 #ifndef MSG_STAT_ANY
 #define MSG_STAT_ANY 13
+#endif
+#ifndef SEM_STAT_ANY
+#define SEM_STAT_ANY 20
 #endif
 
 static const char *prog = "uipc";	/* "uipc ipcs" etc. once a command runs */
@@ -183,9 +190,115 @@ static void json_time(const char *name, time_t t)
 		printf(", \"%s\": null", name);
 }
 
-/* ---- ipcs ---- */
+/* ---- objects ---- */
 
 #define NAME_LEN 256	/* a user or group name, as LOGIN_NAME_MAX */
+
+/* The kinds, in the order of ipcrm's "shm|msg|sem"; K_ALL: every kind. */
+enum kind { K_SHM, K_MSG, K_SEM, K_ALL };
+
+static const char *const kind_names[] = { "shm", "msg", "sem" };
+
+/* The argument of semctl(), which the caller defines (semctl(2)). */
+union semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+	struct seminfo *__buf;
+};
+
+union ipc_info {
+	struct msginfo msg;
+	struct seminfo sem;
+};
+
+/* One queue or semaphore set, as MSG_STAT or SEM_STAT fill it in. */
+struct obj {
+	int id;
+	union {
+		struct msqid_ds msg;
+		struct semid_ds sem;
+	} ds;
+};
+
+/* msgctl(0, cmd) or semctl(0, 0, cmd) for IPC_INFO, MSG_INFO or SEM_INFO. */
+static int get_info(enum kind k, int cmd, union ipc_info *info)
+{
+	if (k == K_MSG)
+		return uipc_msgctl(0, cmd, (struct msqid_ds *)(void *)&info->msg);
+	return uipc_semctl(0, 0, cmd, (union semun){ .__buf = &info->sem });
+}
+
+/*
+ * Every object of kind k (K_MSG or K_SEM) in the root, in slot order, into
+ * *out (free it).  MSG_INFO or SEM_INFO give the highest slot in use;
+ * MSG_STAT_ANY or SEM_STAT_ANY on each slot the id and state of the object
+ * there (EINVAL: a free slot).  With readable_only, MSG_STAT or SEM_STAT
+ * instead, which skip the objects the caller may not read, as util-linux's
+ * "ipcrm -a" walks them.  Returns the count, or exits.
+ */
+static int collect(enum kind k, int readable_only, struct obj **out)
+{
+	union ipc_info info;
+	struct obj *v;
+	int max, i, id, n = 0;
+
+	max = get_info(k, k == K_MSG ? MSG_INFO : SEM_INFO, &info);
+	if (max < 0)
+		die("cannot list %s in %s: %s", k == K_MSG ? "message queues" : "semaphore sets",
+		    uipc_root(), strerror(errno));
+	v = calloc((size_t)max + 1, sizeof(*v));
+	if (!v)
+		die("out of memory");
+	for (i = 0; i <= max; i++) {
+		if (k == K_MSG)
+			id = uipc_msgctl(i, readable_only ? MSG_STAT : MSG_STAT_ANY, &v[n].ds.msg);
+		else
+			id = uipc_semctl(i, 0, readable_only ? SEM_STAT : SEM_STAT_ANY,
+					 (union semun){ .buf = &v[n].ds.sem });
+		if (id >= 0)
+			v[n++].id = id;
+	}
+	*out = v;
+	return n;
+}
+
+/* One semaphore of a set, as ipcs -s -i shows it. */
+struct sem_elem {
+	int val, ncount, zcount, pid;
+};
+
+static int sem_get(int id, size_t num, int cmd, const char *name)
+{
+	int r = uipc_semctl(id, (int)num, cmd, (union semun){ .val = 0 });
+
+	if (r < 0)
+		die("%s failed: %s", name, strerror(errno));
+	return r;
+}
+
+/*
+ * The semaphores of a set (free them), fetched before anything is printed,
+ * or exit as util-linux's get_sem_elements() does: the caller may list a set
+ * it may not read, but not look at its semaphores.
+ */
+static struct sem_elem *sem_elements(const struct obj *o)
+{
+	size_t i, n = o->ds.sem.sem_nsems;
+	struct sem_elem *e = calloc(n ? n : 1, sizeof(*e));
+
+	if (!e)
+		die("out of memory");
+	for (i = 0; i < n; i++) {
+		e[i].val = sem_get(o->id, i, GETVAL, "semctl(GETVAL)");
+		e[i].ncount = sem_get(o->id, i, GETNCNT, "semctl(GETNCNT)");
+		e[i].zcount = sem_get(o->id, i, GETZCNT, "semctl(GETZCNT)");
+		e[i].pid = sem_get(o->id, i, GETPID, "semctl(GETPID)");
+	}
+	return e;
+}
+
+/* ---- ipcs ---- */
 
 enum format { F_LIST, F_LIMITS, F_STATUS, F_CREATOR, F_TIME, F_PID };
 
@@ -196,46 +309,6 @@ struct ipcs_opts {
 	int json;
 	int specific, id;	/* -i id */
 };
-
-struct msq {
-	int id;
-	struct msqid_ds ds;
-};
-
-/*
- * Every queue of the root, in slot order, into *out (free it).  Returns the
- * count, or -1 with errno when MSG_INFO fails.
- */
-static int msg_collect(struct msq **out)
-{
-	struct msginfo info;
-	struct msq *v;
-	int max, i, n = 0;
-
-	max = uipc_msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&info);
-	if (max < 0)
-		return -1;
-	v = calloc((size_t)max + 1, sizeof(*v));
-	if (!v)
-		die("out of memory");
-	for (i = 0; i <= max; i++) {
-		int id = uipc_msgctl(i, MSG_STAT_ANY, &v[n].ds);
-
-		if (id >= 0)
-			v[n++].id = id;
-	}
-	*out = v;
-	return n;
-}
-
-static int msg_collect_or_die(struct msq **out)
-{
-	int n = msg_collect(out);
-
-	if (n < 0)
-		die("cannot list message queues in %s: %s", uipc_root(), strerror(errno));
-	return n;
-}
 
 static const char *ctime16(time_t t)	/* "Nov 22 20:35:16 " or "Not set" */
 {
@@ -256,37 +329,38 @@ static void print_perms(int id, const struct ipc_perm *p)
 	       user_name(p->uid, b[2], NAME_LEN), group_name(p->gid, b[3], NAME_LEN));
 }
 
-/* One message queue section of ipcs output, in util-linux's format. */
+/* The message queue section of ipcs output, as util-linux's do_msg(). */
 static int ipcs_msg(const struct ipcs_opts *o)
 {
-	struct msginfo mi;
-	struct msq *v;
+	union ipc_info info;
+	const struct msginfo *mi = &info.msg;
+	struct obj *v;
 	char ub[NAME_LEN];
 	int i, n;
 
 	if (o->format == F_LIMITS) {
-		if (uipc_msgctl(0, IPC_INFO, (struct msqid_ds *)(void *)&mi) < 0) {
+		if (get_info(K_MSG, IPC_INFO, &info) < 0) {
 			complain("IPC_INFO: %s", strerror(errno));
 			printf("unable to fetch message limits\n");
 			return 1;
 		}
 		printf("------ Messages Limits --------\n");
-		printf("max queues system wide = %d\n", mi.msgmni);
+		printf("max queues system wide = %d\n", mi->msgmni);
 		print_size(o->unit ? o->unit : UNIT_BYTES, "max size of message",
-			   (uint64_t)mi.msgmax, "\n", 0);
+			   (uint64_t)mi->msgmax, "\n", 0);
 		print_size(o->unit ? o->unit : UNIT_BYTES, "default max size of queue",
-			   (uint64_t)mi.msgmnb, "\n", 0);
+			   (uint64_t)mi->msgmnb, "\n", 0);
 		return 0;
 	}
 	if (o->format == F_STATUS) {
-		if (uipc_msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&mi) < 0) {
+		if (get_info(K_MSG, MSG_INFO, &info) < 0) {
 			complain("MSG_INFO: %s", strerror(errno));
 			return 1;
 		}
 		printf("------ Messages Status --------\n");
-		printf("allocated queues = %d\n", mi.msgpool);
-		printf("used headers = %d\n", mi.msgmap);
-		print_size(o->unit, "used space", (uint64_t)mi.msgtql,
+		printf("allocated queues = %d\n", mi->msgpool);
+		printf("used headers = %d\n", mi->msgmap);
+		print_size(o->unit, "used space", (uint64_t)mi->msgtql,
 			   o->unit == UNIT_DEFAULT ? " bytes\n" : "\n", 0);
 		return 0;
 	}
@@ -312,9 +386,9 @@ static int ipcs_msg(const struct ipcs_opts *o)
 		       "messages");
 		break;
 	}
-	n = msg_collect_or_die(&v);
+	n = collect(K_MSG, 0, &v);
 	for (i = 0; i < n; i++) {
-		const struct msqid_ds *d = &v[i].ds;
+		const struct msqid_ds *d = &v[i].ds.msg;
 		const char *owner = user_name(d->msg_perm.uid, ub, sizeof(ub));
 
 		switch (o->format) {
@@ -381,48 +455,102 @@ static void ipcs_shm(const struct ipcs_opts *o)
 	}
 }
 
-/* The sections util-linux prints for semaphores with no arrays. */
-static void ipcs_sem(const struct ipcs_opts *o)
+/*
+ * The semaphore section of ipcs output, as util-linux's do_sem(): no sizes,
+ * so -b and --human change nothing, and -p prints nothing at all.
+ */
+static int ipcs_sem(const struct ipcs_opts *o)
 {
+	union ipc_info info;
+	const struct seminfo *si = &info.sem;
+	struct obj *v;
+	char ub[NAME_LEN];
+	int i, n;
+
+	if (o->format == F_LIMITS) {
+		if (get_info(K_SEM, IPC_INFO, &info) < 0) {
+			complain("IPC_INFO: %s", strerror(errno));
+			printf("unable to fetch semaphore limits\n");
+			return 1;
+		}
+		printf("------ Semaphore Limits --------\n");
+		printf("max number of arrays = %d\n", si->semmni);
+		printf("max semaphores per array = %d\n", si->semmsl);
+		printf("max semaphores system wide = %d\n", si->semmns);
+		printf("max ops per semop call = %d\n", si->semopm);
+		printf("semaphore max value = %d\n", si->semvmx);
+		return 0;
+	}
+	if (o->format == F_STATUS) {
+		if (get_info(K_SEM, SEM_INFO, &info) < 0) {
+			complain("SEM_INFO: %s", strerror(errno));
+			return 1;
+		}
+		printf("------ Semaphore Status --------\n");
+		printf("used arrays = %d\n", si->semusz);
+		printf("allocated semaphores = %d\n", si->semaem);
+		return 0;
+	}
 	switch (o->format) {
-	case F_LIMITS:
-		printf("unable to fetch semaphore limits\n");
-		return;
-	case F_STATUS:
-		printf("------ Semaphore Status --------\n"
-		       "used arrays = 0\nallocated semaphores = 0\n");
-		return;
 	case F_CREATOR:
 		printf("------ Semaphore Arrays Creators/Owners --------\n");
 		printf("%-10s %-10s %-10s %-10s %-10s %-10s\n",
 		       "semid", "perms", "cuid", "cgid", "uid", "gid");
-		return;
+		break;
 	case F_TIME:
 		printf("------ Semaphore Operation/Change Times --------\n");
 		printf("%-8s %-10s %-26.24s %-26.24s\n",
 		       "semid", "owner", "last-op", "last-changed");
-		return;
+		break;
 	case F_PID:
-		return;
+		return 0;
 	default:
 		printf("------ Semaphore Arrays --------\n");
 		printf("%-10s %-10s %-10s %-10s %-10s\n",
 		       "key", "semid", "owner", "perms", "nsems");
-		return;
+		break;
 	}
+	n = collect(K_SEM, 0, &v);
+	for (i = 0; i < n; i++) {
+		const struct semid_ds *d = &v[i].ds.sem;
+		const char *owner = user_name(d->sem_perm.uid, ub, sizeof(ub));
+
+		switch (o->format) {
+		case F_CREATOR:
+			print_perms(v[i].id, &d->sem_perm);
+			break;
+		case F_TIME:
+			printf("%-8d %-10.10s", v[i].id, owner);
+			printf("  %-26.24s", ctime24(d->sem_otime));
+			printf(" %-26.24s\n", ctime24(d->sem_ctime));
+			break;
+		default:
+			printf("0x%08x %-10d %-10.10s %-10o %-10ju\n", (unsigned)d->sem_perm.__key,
+			       v[i].id, owner, d->sem_perm.mode & 0777, (uintmax_t)d->sem_nsems);
+			break;
+		}
+	}
+	free(v);
+	return 0;
 }
 
-/* ipcs -q -i id: details of one queue, as util-linux's print_msg(). */
-static int ipcs_msg_id(const struct ipcs_opts *o, const struct msq *q)
+/*
+ * ipcs -q -i id: details of one queue, as util-linux's print_msg(), which
+ * takes qbytes from IPC_STAT: 0 for a queue the caller may not read.
+ */
+static int ipcs_msg_id(const struct ipcs_opts *o, const struct obj *q)
 {
-	const struct msqid_ds *d = &q->ds;
+	const struct msqid_ds *d = &q->ds.msg;
+	struct msqid_ds st;
 	int human = o->unit == UNIT_HUMAN;
 
+	if (uipc_msgctl(q->id, IPC_STAT, &st) < 0)
+		st.msg_qbytes = 0;
 	printf("\nMessage Queue msqid=%d\n", q->id);
 	printf("uid=%u\tgid=%u\tcuid=%u\tcgid=%u\tmode=%#o\n", d->msg_perm.uid,
 	       d->msg_perm.gid, d->msg_perm.cuid, d->msg_perm.cgid, d->msg_perm.mode);
 	print_size(o->unit, human ? "csize=" : "cbytes=", d->__msg_cbytes, "\t", 0);
-	print_size(o->unit, human ? "qsize=" : "qbytes=", d->msg_qbytes, "\t", 0);
+	print_size(o->unit, human ? "qsize=" : "qbytes=", st.msg_qbytes, "\t", 0);
 	printf("qnum=%ju\tlspid=%d\tlrpid=%d\n", (uintmax_t)d->msg_qnum,
 	       d->msg_lspid, d->msg_lrpid);
 	printf("send_time=%-26.24s\n", ctime24(d->msg_stime));
@@ -432,16 +560,46 @@ static int ipcs_msg_id(const struct ipcs_opts *o, const struct msq *q)
 	return 0;
 }
 
-static void json_msq(const struct msq *q)
+/* ipcs -s -i id: details of one set and its semaphores, as print_sem(). */
+static int ipcs_sem_id(const struct obj *s)
 {
-	const struct msqid_ds *d = &q->ds;
-	const struct ipc_perm *p = &d->msg_perm;
+	const struct semid_ds *d = &s->ds.sem;
+	struct sem_elem *e = sem_elements(s);
+	time_t ct = d->sem_ctime;
+	size_t i;
+
+	printf("\nSemaphore Array semid=%d\n", s->id);
+	printf("uid=%u\t gid=%u\t cuid=%u\t cgid=%u\n", d->sem_perm.uid,
+	       d->sem_perm.gid, d->sem_perm.cuid, d->sem_perm.cgid);
+	printf("mode=%#o, access_perms=%#o\n", d->sem_perm.mode, d->sem_perm.mode & 0777);
+	printf("nsems = %ju\n", (uintmax_t)d->sem_nsems);
+	printf("otime = %-26.24s\n", ctime24(d->sem_otime));
+	printf("ctime = %-26.24s\n", ctime(&ct));	/* even 0: util-linux does */
+	printf("%-10s %-10s %-10s %-10s %-10s\n", "semnum", "value", "ncount", "zcount", "pid");
+	for (i = 0; i < d->sem_nsems; i++)
+		printf("%-10zu %-10d %-10d %-10d %-10d\n", i, e[i].val, e[i].ncount,
+		       e[i].zcount, e[i].pid);
+	printf("\n");
+	free(e);
+	return 0;
+}
+
+/* The members every object has in --json. */
+static void json_perm(int id, const struct ipc_perm *p)
+{
 	char ub[NAME_LEN];
 
-	printf("    {\"key\": \"0x%08x\", \"id\": %d, \"owner\": ", (unsigned)p->__key, q->id);
+	printf("    {\"key\": \"0x%08x\", \"id\": %d, \"owner\": ", (unsigned)p->__key, id);
 	json_str(user_name(p->uid, ub, sizeof(ub)));
 	printf(", \"perms\": \"%03o\", \"uid\": %u, \"gid\": %u, \"cuid\": %u, \"cgid\": %u",
 	       p->mode & 0777, p->uid, p->gid, p->cuid, p->cgid);
+}
+
+static void json_msq(const struct obj *q)
+{
+	const struct msqid_ds *d = &q->ds.msg;
+
+	json_perm(q->id, &d->msg_perm);
 	printf(", \"used-bytes\": %ju, \"messages\": %ju, \"qbytes\": %ju",
 	       (uintmax_t)d->__msg_cbytes, (uintmax_t)d->msg_qnum, (uintmax_t)d->msg_qbytes);
 	printf(", \"lspid\": %d, \"lrpid\": %d", d->msg_lspid, d->msg_lrpid);
@@ -451,39 +609,90 @@ static void json_msq(const struct msq *q)
 	printf("}");
 }
 
+/* A set, and its semaphores e unless NULL. */
+static void json_sem(const struct obj *s, const struct sem_elem *e)
+{
+	const struct semid_ds *d = &s->ds.sem;
+	size_t i;
+
+	json_perm(s->id, &d->sem_perm);
+	printf(", \"nsems\": %ju", (uintmax_t)d->sem_nsems);
+	json_time("op-time", d->sem_otime);
+	json_time("change-time", d->sem_ctime);
+	if (e) {
+		printf(", \"elements\": [");
+		for (i = 0; i < d->sem_nsems; i++)
+			printf("%s{\"semnum\": %zu, \"value\": %d, \"ncount\": %d, \"zcount\": %d, "
+			       "\"pid\": %d}", i ? ", " : "", i, e[i].val, e[i].ncount,
+			       e[i].zcount, e[i].pid);
+		printf("]");
+	}
+	printf("}");
+}
+
+/*
+ * The --json member of one kind after sep: "messages" or "semaphores", or
+ * their -l or -u forms.  Under -s -i the set's semaphores are fetched before
+ * anything is printed, as in text, since the caller may not read them.
+ */
+static void json_kind(enum kind k, const struct ipcs_opts *o, const char *sep)
+{
+	const char *name = k == K_MSG ? "messages" : "semaphores";
+	struct sem_elem *e = NULL;
+	union ipc_info info;
+	struct obj *v;
+	int i, n, first = 1;
+
+	if (o->format == F_LIMITS) {
+		if (get_info(k, IPC_INFO, &info) < 0)
+			die("IPC_INFO: %s", strerror(errno));
+		if (k == K_MSG)
+			printf("%s\n  \"message-limits\": {\"msgmni\": %d, \"msgmax\": %d, \"msgmnb\": %d}",
+			       sep, info.msg.msgmni, info.msg.msgmax, info.msg.msgmnb);
+		else
+			printf("%s\n  \"semaphores-limits\": {\"semmni\": %d, \"semmsl\": %d, "
+			       "\"semmns\": %d, \"semopm\": %d, \"semvmx\": %d}", sep, info.sem.semmni,
+			       info.sem.semmsl, info.sem.semmns, info.sem.semopm, info.sem.semvmx);
+		return;
+	}
+	if (o->format == F_STATUS) {
+		if (get_info(k, k == K_MSG ? MSG_INFO : SEM_INFO, &info) < 0)
+			die("%s: %s", k == K_MSG ? "MSG_INFO" : "SEM_INFO", strerror(errno));
+		if (k == K_MSG)
+			printf("%s\n  \"message-status\": {\"queues\": %d, \"headers\": %d, \"bytes\": %d}",
+			       sep, info.msg.msgpool, info.msg.msgmap, info.msg.msgtql);
+		else
+			printf("%s\n  \"semaphores-status\": {\"arrays\": %d, \"semaphores\": %d}",
+			       sep, info.sem.semusz, info.sem.semaem);
+		return;
+	}
+	n = collect(k, 0, &v);
+	for (i = 0; k == K_SEM && o->specific && i < n; i++)
+		if (v[i].id == o->id)
+			e = sem_elements(&v[i]);
+	printf("%s\n  \"%s\": [", sep, name);
+	for (i = 0; i < n; i++) {
+		if (o->specific && v[i].id != o->id)
+			continue;
+		printf("%s\n", first ? "" : ",");
+		if (k == K_MSG)
+			json_msq(&v[i]);
+		else
+			json_sem(&v[i], e);
+		first = 0;
+	}
+	printf("%s]", first ? "" : "\n  ");
+	free(e);
+	free(v);
+}
+
 /* ipcs --json: the schema is in the usage text. */
 static int ipcs_json(const struct ipcs_opts *o)
 {
-	const char *sep = "";
-	struct msginfo mi;
+	const char *sep = "{";	/* at least one kind is selected */
 
-	printf("{");
-	if (o->msg && o->format == F_LIMITS) {
-		if (uipc_msgctl(0, IPC_INFO, (struct msqid_ds *)(void *)&mi) < 0)
-			die("IPC_INFO: %s", strerror(errno));
-		printf("\n  \"message-limits\": {\"msgmni\": %d, \"msgmax\": %d, \"msgmnb\": %d}",
-		       mi.msgmni, mi.msgmax, mi.msgmnb);
-		sep = ",";
-	} else if (o->msg && o->format == F_STATUS) {
-		if (uipc_msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&mi) < 0)
-			die("MSG_INFO: %s", strerror(errno));
-		printf("\n  \"message-status\": {\"queues\": %d, \"headers\": %d, \"bytes\": %d}",
-		       mi.msgpool, mi.msgmap, mi.msgtql);
-		sep = ",";
-	} else if (o->msg) {
-		struct msq *v;
-		int i, n = msg_collect_or_die(&v), first = 1;
-
-		printf("\n  \"messages\": [");
-		for (i = 0; i < n; i++) {
-			if (o->specific && v[i].id != o->id)
-				continue;
-			printf("%s\n", first ? "" : ",");
-			json_msq(&v[i]);
-			first = 0;
-		}
-		printf("%s]", first ? "" : "\n  ");
-		free(v);
+	if (o->msg) {
+		json_kind(K_MSG, o, sep);
 		sep = ",";
 	}
 	if (o->shm) {
@@ -494,12 +703,28 @@ static int ipcs_json(const struct ipcs_opts *o)
 		sep = ",";
 	}
 	if (o->sem)
-		printf("%s\n  \"semaphores%s\": %s", sep,
-		       o->format == F_LIMITS ? "-limits" : o->format == F_STATUS ? "-status" : "",
-		       o->format == F_LIMITS ? "null" : o->format == F_STATUS ?
-		       "{\"arrays\": 0, \"semaphores\": 0}" : "[]");
+		json_kind(K_SEM, o, sep);
 	printf("\n}\n");
 	return 0;
+}
+
+/* ipcs -q|-m|-s -i id: util-linux warns and exits 0 when there is no such id. */
+static int ipcs_one(const struct ipcs_opts *o)
+{
+	enum kind k = o->msg ? K_MSG : o->sem ? K_SEM : K_SHM;
+	struct obj *v = NULL;
+	int i, n = k == K_SHM ? 0 : collect(k, 0, &v), rc = 0;
+
+	for (i = 0; i < n && v[i].id != o->id; i++)
+		;
+	if (i == n)
+		complain("id %d not found", o->id);
+	else if (k == K_MSG)
+		rc = ipcs_msg_id(o, &v[i]);
+	else
+		rc = ipcs_sem_id(&v[i]);
+	free(v);
+	return rc;
 }
 
 static int cmd_ipcs(int argc, char **argv)
@@ -552,19 +777,8 @@ static int cmd_ipcs(int argc, char **argv)
 		o.msg = o.shm = o.sem = 1;
 	if (o.json)
 		return ipcs_json(&o);
-	if (o.specific) {
-		struct msq *v = NULL;
-		int i, n = o.msg ? msg_collect_or_die(&v) : 0;
-
-		for (i = 0; i < n && v[i].id != o.id; i++)
-			;
-		if (i < n)
-			ipcs_msg_id(&o, &v[i]);
-		else
-			complain("id %d not found", o.id);
-		free(v);
-		return 0;
-	}
+	if (o.specific)
+		return ipcs_one(&o);
 	printf("\n");
 	if (o.msg) {
 		rc |= ipcs_msg(&o);
@@ -575,13 +789,37 @@ static int cmd_ipcs(int argc, char **argv)
 		printf("\n");
 	}
 	if (o.sem) {
-		ipcs_sem(&o);
+		rc |= ipcs_sem(&o);
 		printf("\n");
 	}
 	return rc;
 }
 
 /* ---- ipcmk ---- */
+
+/*
+ * A new queue or set (nsems semaphores) with a fresh random key, or -1 with
+ * errno.  util-linux may hit an existing key; IPC_EXCL makes sure we do not.
+ */
+static int create(enum kind k, int nsems, int mode)
+{
+	int id, tries;
+
+	for (tries = 0;; tries++) {
+		key_t key;
+
+		if (getrandom(&key, sizeof(key), 0) != sizeof(key))
+			die("getrandom: %s", strerror(errno));
+		if (key == IPC_PRIVATE)
+			continue;
+		if (k == K_MSG)
+			id = uipc_msgget(key, mode | IPC_CREAT | IPC_EXCL);
+		else
+			id = uipc_semget(key, nsems, mode | IPC_CREAT | IPC_EXCL);
+		if (id >= 0 || errno != EEXIST || tries == 100)
+			return id;
+	}
+}
 
 static int cmd_ipcmk(int argc, char **argv)
 {
@@ -593,14 +831,17 @@ static int cmd_ipcmk(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int c, mode = 0644, msg = 0, shm = 0, sem = 0, id, tries;
+	int c, mode = 0644, msg = 0, shm = 0, sem = 0, nsems = 0, id;
 	unsigned long m;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "M:S:Qp:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'M': shm = 1; break;
-		case 'S': sem = 1; break;
+		case 'S':
+			nsems = parse_int(optarg, "failed to parse elements");
+			sem = 1;
+			break;
 		case 'Q': msg = 1; break;
 		case 'p':
 			errno = 0;
@@ -617,33 +858,23 @@ static int cmd_ipcmk(int argc, char **argv)
 		usage_error("unknown argument: %s", argv[optind]);
 	if (!msg && !shm && !sem)
 		usage_error("bad usage");
+	/* util-linux's order: shared memory, queue, semaphores. */
 	if (shm)	/* before creating anything */
 		die("create share memory failed: %s", strerror(ENOSYS));
-	if (sem)
-		die("create semaphore failed: %s", strerror(ENOSYS));
 	if (msg) {
-		/* A fresh random key; util-linux may hit an existing one. */
-		for (tries = 0;; tries++) {
-			key_t key;
-
-			if (getrandom(&key, sizeof(key), 0) != sizeof(key))
-				die("getrandom: %s", strerror(errno));
-			if (key == IPC_PRIVATE)
-				continue;
-			id = uipc_msgget(key, mode | IPC_CREAT | IPC_EXCL);
-			if (id >= 0 || errno != EEXIST || tries == 100)
-				break;
-		}
-		if (id < 0)
+		if ((id = create(K_MSG, 0, mode)) < 0)
 			die("create message queue failed: %s", strerror(errno));
 		printf("Message queue id: %d\n", id);
+	}
+	if (sem) {
+		if ((id = create(K_SEM, nsems, mode)) < 0)
+			die("create semaphore failed: %s", strerror(errno));
+		printf("Semaphore id: %d\n", id);
 	}
 	return 0;
 }
 
 /* ---- ipcrm ---- */
-
-enum kind { K_SHM, K_MSG, K_SEM, K_ALL };
 
 /* Remove one object; a message and 1 on failure, as util-linux's remove_id(). */
 static int rm_id(enum kind k, int iskey, int id, int verbose)
@@ -656,8 +887,10 @@ static int rm_id(enum kind k, int iskey, int id, int verbose)
 		printf("removing %s id `%d'\n", what[k], id);
 	if (k == K_MSG)
 		r = uipc_msgctl(id, IPC_RMID, NULL);
+	else if (k == K_SEM)
+		r = uipc_semctl(id, 0, IPC_RMID, (union semun){ .val = 0 });
 	else
-		errno = EINVAL;	/* uipc has no such objects yet */
+		errno = EINVAL;	/* uipc has no shared memory yet */
 	if (r == 0)
 		return 0;
 	switch (errno) {
@@ -693,6 +926,8 @@ static int key_to_id(enum kind k, const char *s)
 	}
 	if (k == K_MSG)
 		id = uipc_msgget(key, 0);
+	else if (k == K_SEM)
+		id = uipc_semget(key, 0, 0);
 	else
 		errno = ENOENT;
 	if (id >= 0)
@@ -707,17 +942,26 @@ static int key_to_id(enum kind k, const char *s)
 	return -1;
 }
 
-static int rm_all(enum kind k, int verbose)
+/*
+ * ipcrm -a: as util-linux, semaphore sets then queues (shared memory would
+ * come first), each walked with SEM_STAT or MSG_STAT, so that what the
+ * caller may not even read is left alone without a message.
+ */
+static int rm_all(enum kind all, int verbose)
 {
-	struct msq *v;
+	static const enum kind order[] = { K_SEM, K_MSG };
+	struct obj *v;
+	size_t k;
 	int i, n, ret = 0;
 
-	if (k != K_MSG && k != K_ALL)
-		return 0;	/* no semaphores or shared memory in uipc yet */
-	n = msg_collect_or_die(&v);
-	for (i = 0; i < n; i++)
-		ret |= rm_id(K_MSG, 0, v[i].id, verbose);
-	free(v);
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		if (all != K_ALL && all != order[k])
+			continue;
+		n = collect(order[k], 1, &v);
+		for (i = 0; i < n; i++)
+			ret |= rm_id(order[k], 0, v[i].id, verbose);
+		free(v);
+	}
 	return ret;
 }
 
@@ -735,15 +979,14 @@ static int cmd_ipcrm(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static const char *const kinds[] = { "shm", "msg", "sem" };
 	enum kind k, all = K_ALL;
 	int c, i, id, ret = 0, rm_every = 0, verbose = 0;
 
-	if (argc == 1)
-		usage_error("bad usage");
+	if (argc == 1)	/* util-linux does nothing, successfully */
+		return 0;
 	/* The old syntax: ipcrm shm|msg|sem id... */
 	for (k = K_SHM; k < K_ALL; k++) {
-		if (strcmp(argv[1], kinds[k]))
+		if (strcmp(argv[1], kind_names[k]))
 			continue;
 		if (argc < 3)
 			usage_error("not enough arguments");
@@ -780,7 +1023,7 @@ static int cmd_ipcrm(int argc, char **argv)
 		case 'a':
 			rm_every = 1;
 			all = K_ALL;
-			for (k = K_SHM; optarg && k < K_ALL && strcmp(optarg, kinds[k]); k++)
+			for (k = K_SHM; optarg && k < K_ALL && strcmp(optarg, kind_names[k]); k++)
 				;
 			if (optarg && k == K_ALL)
 				die("unknown argument: %s", optarg);
@@ -807,6 +1050,11 @@ static const struct {
 	{ "msgmax", "max size of message (bytes)" },
 	{ "msgmnb", "default max size of queue (bytes)" },
 	{ "msgmni", "max queues system wide" },
+	{ "semmsl", "max semaphores per array" },
+	{ "semmns", "max semaphores system wide" },
+	{ "semopm", "max ops per semop call" },
+	{ "semmni", "max number of arrays" },
+	{ "semvmx", "semaphore max value" },
 };
 
 static int limits_set(int argc, char **argv)
@@ -946,25 +1194,31 @@ static const struct command {
 	  " uipc ipcs [-q|-m|-s|-a]... [-t|-p|-c|-l|-u] [-b|--human] [--json]\n"
 	  " uipc ipcs -q|-m|-s -i <id> [-b|--human] [--json]\n"
 	  "   Show the IPC objects of the root, as ipcs(1): -q message queues, -m shared\n"
-	  "   memory, -s semaphores (uipc has none yet), -a all three (the default);\n"
-	  "   -i, --id <id> one object; -t, --time times; -p, --pid PIDs; -c, --creator\n"
-	  "   creator and owner; -l, --limits limits; -u, --summary status; -b, --bytes\n"
-	  "   sizes in bytes; --human sizes as 1.5K.\n"
+	  "   memory (uipc has none yet), -s semaphore sets, -a all three (the default);\n"
+	  "   -i, --id <id> one object (a set with its semaphores); -t, --time times;\n"
+	  "   -p, --pid PIDs; -c, --creator creator and owner; -l, --limits limits;\n"
+	  "   -u, --summary status; -b, --bytes sizes in bytes; --human sizes as 1.5K.\n"
 	  "   --json prints one object, with a member per kind selected:\n"
 	  "     \"messages\": [{\"key\": \"0x1234abcd\", \"id\", \"owner\" (a name), \"perms\": \"644\",\n"
 	  "       \"uid\", \"gid\", \"cuid\", \"cgid\", \"used-bytes\", \"messages\", \"qbytes\",\n"
 	  "       \"lspid\", \"lrpid\", \"send-time\", \"recv-time\", \"change-time\"}, ...]\n"
-	  "       (numbers; times in seconds since the epoch, null if never)\n"
-	  "     \"shared-memory\": [], \"semaphores\": []  (none in uipc yet)\n"
+	  "     \"semaphores\": [{\"key\", \"id\", \"owner\", \"perms\", \"uid\", \"gid\", \"cuid\",\n"
+	  "       \"cgid\", \"nsems\", \"op-time\", \"change-time\"}, ...], with -i also\n"
+	  "       \"elements\": [{\"semnum\", \"value\", \"ncount\", \"zcount\", \"pid\"}, ...]\n"
+	  "     (numbers; times in seconds since the epoch, null if never)\n"
+	  "     \"shared-memory\": []  (none in uipc yet)\n"
 	  "     with -l: \"message-limits\": {\"msgmni\", \"msgmax\", \"msgmnb\"},\n"
-	  "       \"shared-memory-limits\": null, \"semaphores-limits\": null\n"
+	  "       \"shared-memory-limits\": null, \"semaphores-limits\": {\"semmni\",\n"
+	  "       \"semmsl\", \"semmns\", \"semopm\", \"semvmx\"}\n"
 	  "     with -u: \"message-status\": {\"queues\", \"headers\", \"bytes\"},\n"
-	  "       \"shared-memory-status\": {...}, \"semaphores-status\": {...}\n"
+	  "       \"shared-memory-status\": {...}, \"semaphores-status\": {\"arrays\",\n"
+	  "       \"semaphores\"}\n"
 	  "     -t, -p and -c do not change it.\n" },
 	{ "ipcmk", cmd_ipcmk,
-	  " uipc ipcmk -Q [-p <mode>]\n"
-	  "   Create a message queue with a random key, as ipcmk(1); -p, --mode <mode>\n"
-	  "   octal permissions (default 0644). -M and -S are not supported yet.\n" },
+	  " uipc ipcmk -Q|-S <nsems>... [-p <mode>]\n"
+	  "   Create a message queue (-Q, --queue) or a set of <nsems> semaphores\n"
+	  "   (-S, --semaphore <nsems>), or both, with random keys, as ipcmk(1);\n"
+	  "   -p, --mode <mode> octal permissions (default 0644). -M is not supported yet.\n" },
 	{ "ipcrm", cmd_ipcrm,
 	  " uipc ipcrm [-q <id>] [-Q <key>] [-m <id>] [-M <key>] [-s <id>] [-S <key>]...\n"
 	  "            [-a[=shm|msg|sem]] [-v]\n"
@@ -974,10 +1228,11 @@ static const struct command {
 	{ "limits", cmd_limits,
 	  " uipc limits\n"
 	  " uipc limits set NAME=VALUE...\n"
-	  "   Show the limits of the root (msgmax, msgmnb, msgmni), each with its value\n"
-	  "   and its source: \"set\" for the root, or \"kernel\" (follows the kernel's\n"
-	  "   /proc/sys/kernel/NAME). \"set\" sets them; VALUE \"default\" or \"kernel\"\n"
-	  "   unsets one.\n" },
+	  "   Show the limits of the root (msgmax, msgmnb, msgmni, semmsl, semmns,\n"
+	  "   semopm, semmni, semvmx), each with its value and its source: \"set\" for\n"
+	  "   the root, or \"kernel\" (follows the kernel's /proc/sys/kernel/NAME or\n"
+	  "   .../sem; semvmx is 32767 in Linux). \"set\" sets them; VALUE \"default\"\n"
+	  "   or \"kernel\" unsets one.\n" },
 	{ "run", cmd_run,
 	  " uipc run [--root DIR] [--] PROGRAM [ARG...]\n"
 	  "   Run PROGRAM with libuipc-preload.so in LD_PRELOAD, so that it and its\n"
