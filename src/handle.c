@@ -208,20 +208,9 @@ static struct handle *handle_lookup(const struct obj_ops *ops, int id, int *err)
 	return h;
 }
 
-/*
- * The thread's own references.  'busy' counts the calls of this thread
- * using the entry (a signal handler may call in while the thread is inside
- * a call); an entry is replaced only when idle.  The references are dropped
- * when the thread exits.
- */
-#define TLS_ENTRIES 8
-struct tls_entry {
-	struct handle *h;
-	int id;
-	int kind;
-	int busy;
-};
-static __thread struct tls_entry tls_cache[TLS_ENTRIES];
+/* The thread's own references (internal.h: uipc__handle_get). */
+__thread struct tls_entry uipc__tls_cache[TLS_ENTRIES];
+#define tls_cache uipc__tls_cache
 static __thread bool tls_registered;
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
@@ -243,12 +232,8 @@ static void tls_key_create(void)
 	pthread_key_create(&tls_key, tls_drop);
 }
 
-static struct tls_entry *tls_entry_of(int kind, int id)
-{
-	return &tls_cache[(unsigned)(id_slot(id) + kind) % TLS_ENTRIES];
-}
-
-struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err)
+/* The slow part of uipc__handle_get (internal.h): not the thread's last. */
+struct handle *uipc__handle_get_slow(const struct obj_ops *ops, int id, int *err)
 {
 	struct tls_entry *e;
 	struct handle *h;
@@ -259,11 +244,6 @@ struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err)
 	}
 	e = tls_entry_of(ops->kind, id);
 	h = e->h;
-	if (likely(h && e->id == id && e->kind == (int)ops->kind) &&
-	    likely(atomic_load_explicit(&hobj(h)->state, memory_order_relaxed) == OBJ_LIVE)) {
-		e->busy++;
-		return h;
-	}
 	if (h && !e->busy) {	/* stale or another object: let it go */
 		e->h = NULL;
 		uipc__handle_unref(h);
@@ -283,13 +263,4 @@ struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err)
 	return h;
 }
 
-void uipc__handle_put(struct handle *h)
-{
-	struct tls_entry *e = tls_entry_of(h->kind, h->id);
 
-	if (e->h == h && e->busy) {
-		e->busy--;
-		return;
-	}
-	uipc__handle_unref(h);
-}

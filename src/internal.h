@@ -269,9 +269,53 @@ HIDDEN const struct obj_ops *uipc__sem_ops(void);
 /* ---- handle.c: the process's handles and their cache ---- */
 HIDDEN struct handle *uipc__handle_new(int kind, int id, ino_t ino, char *base, size_t len,
 				       bool writable);
-HIDDEN struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err);
-HIDDEN void uipc__handle_put(struct handle *h);
+HIDDEN struct handle *uipc__handle_get_slow(const struct obj_ops *ops, int id, int *err);
 HIDDEN void uipc__handle_unref(struct handle *h);
+
+/*
+ * The thread's own references (handle.c).  'busy' counts the calls of this
+ * thread using the entry (a signal handler may call in while the thread is
+ * inside a call); an entry is replaced only when idle.  The references are
+ * dropped when the thread exits.
+ */
+#define TLS_ENTRIES 8
+struct tls_entry {
+	struct handle *h;
+	int id;
+	int kind;
+	int busy;
+};
+extern HIDDEN __thread struct tls_entry uipc__tls_cache[TLS_ENTRIES];
+
+static inline struct tls_entry *tls_entry_of(int kind, int id)
+{
+	return &uipc__tls_cache[(unsigned)(id_slot(id) + kind) % TLS_ENTRIES];
+}
+
+/* The handle of object 'id', with a reference: the fast path is inline. */
+static inline struct handle *uipc__handle_get(const struct obj_ops *ops, int id, int *err)
+{
+	struct tls_entry *e = tls_entry_of(ops->kind, id);
+	struct handle *h = e->h;
+
+	if (likely(id >= 0 && h && e->id == id && e->kind == (int)ops->kind) &&
+	    likely(atomic_load_explicit(&hobj(h)->state, memory_order_relaxed) == OBJ_LIVE)) {
+		e->busy++;
+		return h;
+	}
+	return uipc__handle_get_slow(ops, id, err);
+}
+
+static inline void uipc__handle_put(struct handle *h)
+{
+	struct tls_entry *e = tls_entry_of(h->kind, h->id);
+
+	if (likely(e->h == h && e->busy)) {
+		e->busy--;
+		return;
+	}
+	uipc__handle_unref(h);
+}
 HIDDEN void uipc__handle_install(struct handle *h);
 HIDDEN void uipc__handle_retire(struct handle *h);
 HIDDEN void uipc__handle_pin(struct handle *h);
