@@ -189,6 +189,7 @@ HIDDEN void uipc__limits_expire(void);
 struct ns_kind {
 	_Atomic uint64_t seq;		/* sequence number of new ids */
 	_Atomic uint64_t next_idx;	/* slot after the last object created */
+	_Atomic int64_t in_use;		/* objects, counted at create and remove */
 };
 struct ns_limit {
 	_Atomic int64_t value;

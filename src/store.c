@@ -203,7 +203,9 @@ static struct ns_file *ns_open(void)
 	}
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < sizeof(*ns)) {
+	/* A namespace file of an older uipc is shorter: the new words are 0. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    ((size_t)st.st_size < sizeof(*ns) && ftruncate(fd, sizeof(*ns)) < 0)) {
 		close(fd);
 		return NULL;
 	}
@@ -547,6 +549,28 @@ static void unlink_names(const struct obj_ops *ops, int id, key_t key, int fd)
  * id.  Slots are tried cyclically from the one after the last created; a
  * second round reclaims slots whose names are stale.  Returns the id.
  */
+/* The number of objects of a kind, counted from the slot names. */
+static int64_t count_slots(const struct obj_ops *ops)
+{
+	int64_t n = 0;
+	int in_use;
+
+	uipc__for_each(ops, NULL, NULL, &in_use);
+	n = in_use;
+	return n;
+}
+
+/*
+ * Claim a slot for a new object, as the kernel's ipc_idr_alloc: ENOSPC
+ * when msgmni/semmni objects exist; else the next free slot after the last
+ * one given, cyclically, within the first max(in_use * 3 / 2, 64) slots,
+ * and a slot at or before the last one bumps the sequence number.  The
+ * number of objects is kept in the namespace file and counted again from
+ * the names when it says the limit is reached (a process killed between a
+ * change and its count leaves it off by one).
+ */
+#define IPC_MIN_CYCLE 64
+
 static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, int dfd,
 		      struct uipc_obj *o)
 {
@@ -554,19 +578,25 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 	long long mni = uipc__limit_fresh(ops->mni);
 	/* Reduced, as anyone may have written the namespace file. */
 	uint64_t next = atomic_load(&k->next_idx), seq = atomic_load(&k->seq) % IPC_SEQ_MAX;
+	int64_t in_use = atomic_load(&k->in_use), window;
 	char path[PATH_MAX], idbuf[16];
 	struct handle *h;
 	int round, i, slot, id, old, err;
 
-	if (mni > IPC_SLOTS)
-		mni = IPC_SLOTS;
-	if (mni <= 0)
-		return -ENOSPC;
-	if (next > (uint64_t)mni)
-		next = (uint64_t)mni;
+	if (in_use < 0 || in_use >= mni) {
+		in_use = count_slots(ops);
+		atomic_store(&k->in_use, in_use);
+		if (in_use >= mni)
+			return -ENOSPC;
+	}
+	window = in_use * 3 / 2 > IPC_MIN_CYCLE ? in_use * 3 / 2 : IPC_MIN_CYCLE;
+	if (window > IPC_SLOTS)
+		window = IPC_SLOTS;
+	if (next > (uint64_t)window)
+		next = (uint64_t)window;
 	for (round = 0; round < 2; round++) {
-		for (i = 0; i < mni; i++) {
-			slot = (int)((next + (uint64_t)i) % (uint64_t)mni);
+		for (i = 0; i < window; i++) {
+			slot = (int)((next + (uint64_t)i) % (uint64_t)window);
 			/* Wrapping around bumps the sequence, as idr_alloc_cyclic. */
 			id = (int)(((uint64_t)slot < next ? (seq + 1) % IPC_SEQ_MAX : seq) *
 				   IPC_SLOTS + (uint64_t)slot);
@@ -608,6 +638,7 @@ claimed:
 	}
 	atomic_store(&k->seq, (uint64_t)id_seq(id));
 	atomic_store(&k->next_idx, (uint64_t)slot + 1);
+	atomic_fetch_add(&k->in_use, 1);
 	return id;
 }
 
@@ -670,6 +701,7 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 			err = errno == EEXIST ? -EEXIST : -ENOSPC;
 			atomic_store(&o->state, OBJ_REMOVED);
 			unlink_names(ops, id, IPC_PRIVATE, hfd);
+			atomic_fetch_sub(&ns->kinds[ops->kind].in_use, 1);
 			goto out_unmap;
 		}
 	}
@@ -759,8 +791,11 @@ int uipc__remove(struct handle *h, const struct obj_ops *ops)
 	ops->wake_all(o);
 	uipc__unlock(h);
 	obj_path(path, sizeof(path), ops, h->id);
-	if (stat(path, &st) == 0 && st.st_ino == h->ino)
+	if (stat(path, &st) == 0 && st.st_ino == h->ino) {
 		unlink_names(ops, h->id, o->key, -1);
+		if (uipc__ns())
+			atomic_fetch_sub(&uipc__ns()->kinds[ops->kind].in_use, 1);
+	}
 	uipc__handle_retire(h);
 	return 0;
 }
