@@ -258,6 +258,10 @@ HIDDEN struct handle *uipc__open_id(const struct obj_ops *ops, int id, bool allo
 HIDDEN int uipc__handle_ensure(struct handle *h, size_t need);
 HIDDEN struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *err);
 HIDDEN struct handle *uipc__handle_read(const struct obj_ops *ops, int id, int *err);
+HIDDEN struct handle *uipc__stat_get(const struct obj_ops *ops, int id, bool by_slot, bool any,
+				     int *err);
+struct ipc_perm;
+HIDDEN void uipc__fill_perm(struct ipc_perm *p, const struct uipc_obj *o);
 HIDDEN int uipc__remove(struct handle *h, const struct obj_ops *ops);
 HIDDEN int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, void *arg),
 			  void *arg, int *in_use);
@@ -333,6 +337,10 @@ static inline bool bad_user_ptr(const void *p, size_t len)
 	uintptr_t a = (uintptr_t)p;
 	return a < 4096 || a + len < a || a + len > ((uintptr_t)1 << 47);
 }
+
+/* ---- proc.c: processes by pid and start time ---- */
+HIDDEN uint64_t uipc__self_start(void);
+HIDDEN bool uipc__process_alive(uint64_t pid, uint64_t start);
 
 /* ---- uaccess.c: the caller's memory, with EFAULT ---- */
 HIDDEN int uipc__copy_in_slow(void *dst, const void *src, size_t len);

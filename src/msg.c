@@ -1340,13 +1340,7 @@ static long do_msgrcv(int msqid, void *msgp, size_t bufsz, long msgtyp, int msgf
 static void fill_ds(struct msg_queue *q, struct msqid_ds *ds)
 {
 	memset(ds, 0, sizeof(*ds));
-	ds->msg_perm.__key = q->obj.key;
-	ds->msg_perm.uid = (uid_t)q->obj.perm.uid;
-	ds->msg_perm.gid = (gid_t)q->obj.perm.gid;
-	ds->msg_perm.cuid = (uid_t)q->obj.perm.cuid;
-	ds->msg_perm.cgid = (gid_t)q->obj.perm.cgid;
-	ds->msg_perm.mode = (unsigned short)q->obj.perm.mode;
-	ds->msg_perm.__seq = (unsigned short)id_seq(q->obj.id);
+	uipc__fill_perm(&ds->msg_perm, &q->obj);
 	ds->msg_stime = (time_t)q->stime;
 	ds->msg_rtime = (time_t)q->rtime;
 	ds->msg_ctime = (time_t)q->obj.ctime;
@@ -1400,25 +1394,13 @@ static long msgctl_info(int cmd, struct msginfo *out)
 
 static long msgctl_stat(int msqid, int cmd, struct msqid_ds *buf)
 {
-	const struct creds *c = uipc__creds_refresh();
-	struct msqid_ds ds;
-	struct handle *h;
-	long err;
 	int e;
+	struct handle *h = uipc__stat_get(&msg_ops, msqid, cmd != IPC_STAT, cmd == MSG_STAT_ANY, &e);
+	struct msqid_ds ds;
+	long err;
 
-	if (cmd == IPC_STAT) {
-		h = uipc__handle_get(&msg_ops, msqid, &e);
-		if (!h && e == -EACCES)
-			h = uipc__handle_read(&msg_ops, msqid, &e);
-	} else {
-		h = uipc__handle_by_slot(&msg_ops, id_slot(msqid), &e);
-	}
 	if (!h)
 		return e;
-	if (cmd != MSG_STAT_ANY && uipc__ipcperms(c, &hobj(h)->perm, S_IRUGO)) {
-		uipc__handle_put(h);
-		return -EACCES;
-	}
 	/* A read-only view cannot take the locks: read the fields as they are. */
 	if (h->writable && (err = uipc__lock(h))) {
 		uipc__handle_put(h);

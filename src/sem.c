@@ -820,76 +820,6 @@ static int count_semcnt(struct sem_set *s, uint64_t semnum, bool zero)
 
 /* ---- SEM_UNDO ---- */
 
-/*
- * A process's start time (field 22 of /proc/PID/stat): 0 if there is no
- * such process, or if it is a zombie or exiting (flag PF_EXITING in field 9:
- * the kernel releases the robust mutexes of a dying thread before the
- * process becomes a zombie) with no other thread left (a thread group
- * leader that ended while other threads run is a zombie too: field 20, the
- * thread count, tells); (uint64_t)-1 if /proc cannot tell.
- */
-#define PF_EXITING 0x4
-
-static uint64_t proc_start(pid_t pid)
-{
-	char path[64], buf[1024], *p, state;
-	uint64_t start = 0, threads = 0, flags = 0;
-	ssize_t n;
-	int fd, field;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ESRCH ? 0 : (uint64_t)-1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');	/* the name may hold anything */
-	if (!p || p[1] != ' ')
-		return 0;
-	state = p[2];
-	for (field = 3, p += 2; field < 22 && p; field++) {
-		if ((p = strchr(p, ' ')))
-			p++;
-		if (p && field + 1 == 9)
-			flags = strtoull(p, NULL, 10);
-		if (p && field + 1 == 20)
-			threads = strtoull(p, NULL, 10);
-	}
-	if (p)
-		start = strtoull(p, NULL, 10);
-	if ((state == 'Z' || state == 'X' || (flags & PF_EXITING)) && threads <= 1)
-		return 0;
-	return start;
-}
-
-static uint64_t self_start(void)
-{
-	static uint64_t start;
-	static pid_t pid;
-
-	if (pid != uipc__pid()) {
-		start = proc_start(uipc__pid());
-		pid = uipc__pid();
-	}
-	return start;
-}
-
-/* Does the process (pid, start) still exist? */
-static bool process_alive(uint64_t pid, uint64_t start)
-{
-	uint64_t now;
-
-	if (pid == 0 || pid > INT_MAX)
-		return false;
-	now = proc_start((pid_t)pid);
-	if (now == (uint64_t)-1)	/* /proc closed to us: the pid alone */
-		return kill((pid_t)pid, 0) == 0 || errno == EPERM;
-	return now != 0 && now == start;
-}
-
 static uint64_t ms_now(void)
 {
 	struct timespec ts;
@@ -938,7 +868,7 @@ static void check_record(struct sem_set *s, struct undo_rec *r)
 		return;
 	if (e == EOWNERDEAD)
 		pthread_mutex_consistent(&r->alive);
-	if (e == EINVAL || !process_alive(r->pid, r->start)) {
+	if (e == EINVAL || !uipc__process_alive(r->pid, r->start)) {
 		apply_undo(s, r);
 	} else if (r->state == U_LIVE) {
 		jset(s, &r->since, ms_now());
@@ -980,7 +910,7 @@ static void reap_undo(struct sem_set *s)
  */
 static struct undo_rec *own_undo(struct handle *h, int *err)
 {
-	uint64_t pid = (uint64_t)uipc__pid(), start = self_start(), i, found = (uint64_t)-1;
+	uint64_t pid = (uint64_t)uipc__pid(), start = uipc__self_start(), i, found = (uint64_t)-1;
 	struct sem_set *s = hs(h);
 	struct undo_rec *r;
 	uint32_t v;
@@ -1497,39 +1427,21 @@ static long semctl_info(int cmd, struct seminfo *out)
 
 static long semctl_stat(int semid, int cmd, struct semid_ds *buf)
 {
-	const struct creds *c = uipc__creds_refresh();
+	int e;
+	struct handle *h = uipc__stat_get(&sem_ops, semid, cmd != IPC_STAT, cmd == SEM_STAT_ANY, &e);
 	struct semid_ds ds;
 	struct sem_set *s;
-	struct handle *h;
 	long err;
-	int e;
 
-	if (cmd == IPC_STAT) {
-		h = uipc__handle_get(&sem_ops, semid, &e);
-		if (!h && e == -EACCES)
-			h = uipc__handle_read(&sem_ops, semid, &e);
-	} else {
-		h = uipc__handle_by_slot(&sem_ops, id_slot(semid), &e);
-	}
 	if (!h)
 		return e;
-	if (cmd != SEM_STAT_ANY && uipc__ipcperms(c, &hobj(h)->perm, S_IRUGO)) {
-		uipc__handle_put(h);
-		return -EACCES;
-	}
 	if (h->writable && (err = sem_lock(h))) {
 		uipc__handle_put(h);
 		return err;
 	}
 	s = hs(h);
 	memset(&ds, 0, sizeof(ds));
-	ds.sem_perm.__key = s->obj.key;
-	ds.sem_perm.uid = (uid_t)s->obj.perm.uid;
-	ds.sem_perm.gid = (gid_t)s->obj.perm.gid;
-	ds.sem_perm.cuid = (uid_t)s->obj.perm.cuid;
-	ds.sem_perm.cgid = (gid_t)s->obj.perm.cgid;
-	ds.sem_perm.mode = (unsigned short)s->obj.perm.mode;
-	ds.sem_perm.__seq = (unsigned short)id_seq(s->obj.id);
+	uipc__fill_perm(&ds.sem_perm, &s->obj);
 	ds.sem_otime = (time_t)(h->writable ? get_otime(s) : s->otime);
 	ds.sem_ctime = (time_t)s->obj.ctime;
 	ds.sem_nsems = s->nsems;

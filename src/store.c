@@ -412,6 +412,45 @@ struct handle *uipc__handle_read(const struct obj_ops *ops, int id, int *err)
 }
 
 /*
+ * The object an IPC_STAT (by id), or a MSG_STAT/SEM_STAT (by_slot: id is a
+ * slot index, as the kernel's), names, with a reference; -EACCES without
+ * read permission unless 'any' (the *_STAT_ANY commands).  A caller the
+ * files keep out gets a read-only view (h->writable false).
+ */
+struct handle *uipc__stat_get(const struct obj_ops *ops, int id, bool by_slot, bool any,
+			      int *err)
+{
+	const struct creds *c = uipc__creds_refresh();
+	struct handle *h;
+
+	if (by_slot) {
+		h = uipc__handle_by_slot(ops, id_slot(id), err);
+	} else {
+		h = uipc__handle_get(ops, id, err);
+		if (!h && *err == -EACCES)
+			h = uipc__handle_read(ops, id, err);
+	}
+	if (h && !any && uipc__ipcperms(c, &hobj(h)->perm, 0444)) {
+		uipc__handle_put(h);
+		*err = -EACCES;
+		return NULL;
+	}
+	return h;
+}
+
+/* The struct ipc_perm of an object, as IPC_STAT gives it. */
+void uipc__fill_perm(struct ipc_perm *p, const struct uipc_obj *o)
+{
+	p->__key = o->key;
+	p->uid = (uid_t)o->perm.uid;
+	p->gid = (gid_t)o->perm.gid;
+	p->cuid = (uid_t)o->perm.cuid;
+	p->cgid = (gid_t)o->perm.cgid;
+	p->mode = (unsigned short)o->perm.mode;
+	p->__seq = (unsigned short)id_seq(o->id);
+}
+
+/*
  * Make sure the handle maps at least 'need' bytes of its file, which another
  * process may have grown.  The old view stays mapped until the handle goes.
  */
