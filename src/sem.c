@@ -231,7 +231,7 @@ static void jset(struct sem_set *s, uint64_t *p, uint64_t v)
 
 	if (*p == v)
 		return;
-	if (n < j->cap) {
+	if (n < journal_cap(s->nsems)) {	/* not j->cap: the file may lie */
 		j->e[n].off = (uint64_t)((char *)p - (char *)s);
 		j->e[n].old = *p;
 		atomic_store_explicit(&j->count, n + 1, memory_order_release);
@@ -255,9 +255,9 @@ static void jrollback(struct sem_set *s, size_t len)
 {
 	struct journal *j = jrn(s);
 	uint64_t n = atomic_load(&j->count), i, off, joff = journal_off(s->nsems);
-	uint64_t jend = joff + sizeof(*j) + j->cap * 16;
+	uint64_t jend = joff + sizeof(*j) + journal_cap(s->nsems) * 16;
 
-	if (n > j->cap)
+	if (n > journal_cap(s->nsems))
 		n = 0;
 	for (i = 0; i < n; i++) {
 		off = j->e[i].off;
@@ -633,6 +633,19 @@ out:
 	return err;
 }
 
+/* Are a slot's operations in range (a damaged file may say anything)? */
+static bool slot_sane(struct sem_set *s, const struct sem_slot *w)
+{
+	uint64_t k;
+
+	if (w->nsops < 1 || w->nsops > SLOT_SOPS || w->blocking >= w->nsops)
+		return false;
+	for (k = 0; k < w->nsops; k++)
+		if (w->sops[k].sem_num >= s->nsems)
+			return false;
+	return true;
+}
+
 static struct undo_rec *slot_undo(struct sem_set *s, struct sem_slot *w)
 {
 	return w->undo && w->undo <= s->nundo ? urec(s, w->undo - 1) : NULL;
@@ -651,6 +664,12 @@ static int try_slot(struct sem_set *s, int i)
 
 	if (!slot_alive(s, i))
 		return 2;
+	if (!slot_sane(s, w)) {	/* damaged: its sleeper gets EIDRM */
+		unlink_slot(s, i, -EIDRM);
+		jcommit(s);
+		wake_slot(s, i);
+		return 2;
+	}
 	err = perform(s, w->sops, w->nsops, slot_undo(s, w), w->pid, &blocking);
 	if (err > 0) {
 		jset(s, &w->blocking, blocking);
@@ -808,7 +827,7 @@ static int count_semcnt(struct sem_set *s, uint64_t semnum, bool zero)
 		n = list_slots(s, pass ? L_CONST : L_ALTER, slots);
 		for (k = 0; k < n; k++) {
 			w = &s->w[slots[k]];
-			if (w->blocking >= w->nsops)
+			if (w->blocking >= w->nsops || w->blocking >= SLOT_SOPS)
 				continue;
 			b = &w->sops[w->blocking];
 			if (b->sem_num == semnum && ((zero && b->sem_op == 0) || (!zero && b->sem_op < 0)))
@@ -1069,11 +1088,15 @@ static int claim_slot(struct sem_set *s, const struct sembuf *sops, uint64_t nso
  */
 static uint64_t pick_watch(struct sem_set *s, struct sem_slot *w, bool *more)
 {
-	struct sembuf *b = &w->sops[w->blocking < w->nsops ? w->blocking : 0];
 	uint64_t i, first = 0, n = 0, pid = (uint64_t)uipc__pid();
+	struct sembuf *b;
 	struct undo_rec *r;
 	int32_t adj;
 
+	*more = true;
+	if (!slot_sane(s, w))
+		return 0;
+	b = &w->sops[w->blocking];
 	for (i = 0; i < s->nundo; i++) {
 		r = urec(s, i);
 		if (r->state != U_LIVE || r->pid == pid)
@@ -1286,7 +1309,10 @@ static long sem_fast(struct handle *h, const struct sembuf *op)
 	struct sem *m;
 	int tries;
 
-	if (!HAVE_FAST || op->sem_num >= s->nsems || atomic_load(&s->obj.state) != OBJ_LIVE ||
+	/* The semaphore must be in the mapping: the file may lie about nsems. */
+	if (!HAVE_FAST || op->sem_num >= s->nsems ||
+	    HDR_BYTES + (op->sem_num + 1ul) * sizeof(struct sem) > atomic_load(&h->len) ||
+	    atomic_load(&s->obj.state) != OBJ_LIVE ||
 	    uipc__ipcperms(uipc__creds(), &s->obj.perm, op->sem_op ? S_IWUGO : S_IRUGO))
 		return NOT_FAST;
 	m = &sems(s)[op->sem_num];
@@ -1514,6 +1540,9 @@ static long semctl_main(int semid, int semnum, int cmd, void *p)
 	if (!h)
 		return e;
 	nsems = hs(h)->nsems;
+	err = -EINVAL;
+	if (nsems == 0 || nsems > MAX_NSEMS)	/* a damaged file */
+		goto out;
 	err = -EACCES;
 	if (uipc__ipcperms(c, &hobj(h)->perm, cmd == SETALL ? S_IWUGO : S_IRUGO))
 		goto out;
