@@ -16,6 +16,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
+#include <sys/shm.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -35,10 +36,17 @@ int uipc_semtimedop(int semid, struct sembuf *sops, size_t nsops,
 		    const struct timespec *timeout);
 int uipc_semctl(int semid, int semnum, int cmd, ...);
 
+/* System V shared memory: shmget(2), shmop(2), shmctl(2). */
+int uipc_shmget(key_t key, size_t size, int shmflg);
+void *uipc_shmat(int shmid, const void *shmaddr, int shmflg);
+int uipc_shmdt(const void *shmaddr);
+int uipc_shmctl(int shmid, int cmd, struct shmid_ds *buf);
+
 /*
  * Limits of the current root.  Names are the kernel's tunables: "msgmax",
  * "msgmnb", "msgmni", "semmsl", "semmns", "semopm", "semmni" (the four fields
- * of /proc/sys/kernel/sem) and "semvmx" (a constant, 32767, in Linux).  A
+ * of /proc/sys/kernel/sem), "semvmx" (a constant, 32767, in Linux), "shmmax",
+ * "shmall", "shmmni" and "shmmin" (a constant, 1, in Linux).  A
  * limit that was never set for the root follows the kernel's value
  * (/proc/sys/kernel/NAME or .../sem), or Linux's default where that cannot
  * be read.

@@ -148,6 +148,7 @@ struct creds {
 	gid_t groups[];
 };
 #define CAP_BIT(c) (1ull << (c))
+#define UIPC_CAP_IPC_LOCK 14
 #define UIPC_CAP_IPC_OWNER 15
 #define UIPC_CAP_SYS_ADMIN 21
 #define UIPC_CAP_SYS_RESOURCE 24
@@ -164,6 +165,7 @@ HIDDEN unsigned uipc__file_mode(const struct uipc_perm *p);
 enum uipc_limit {
 	LIM_MSGMAX, LIM_MSGMNB, LIM_MSGMNI,
 	LIM_SEMMSL, LIM_SEMMNS, LIM_SEMOPM, LIM_SEMMNI, LIM_SEMVMX,
+	LIM_SHMMAX, LIM_SHMALL, LIM_SHMMNI, LIM_SHMMIN,
 	LIM_COUNT
 };
 struct limit_copy {
@@ -239,6 +241,7 @@ struct obj_ops {
 	const char *prefix;		/* file name prefix: "msg" */
 	enum uipc_limit mni;		/* limit on the number of objects */
 	size_t hdr_bytes;		/* size of the header file (page multiple) */
+	bool header_only;		/* handles map the header, not the data */
 	/* Size of a new object's file; may fail with -EINVAL (e.g. nsems). */
 	long (*new_size)(long arg);
 	/* Initialise the kind-specific part of a new object. */
@@ -270,6 +273,8 @@ HIDDEN int uipc__set_file_mode(struct handle *h);
 HIDDEN const struct obj_ops *uipc__ops(enum uipc_kind kind);
 HIDDEN const struct obj_ops *uipc__msg_ops(void);
 HIDDEN const struct obj_ops *uipc__sem_ops(void);
+HIDDEN const struct obj_ops *uipc__shm_ops(void);
+HIDDEN void uipc__forget_key(struct handle *h, const struct obj_ops *ops);
 
 /* ---- handle.c: the process's handles and their cache ---- */
 HIDDEN struct handle *uipc__handle_new(int kind, int id, ino_t ino, char *base, size_t len,
@@ -341,6 +346,7 @@ static inline bool bad_user_ptr(const void *p, size_t len)
 /* ---- proc.c: processes by pid and start time ---- */
 HIDDEN uint64_t uipc__self_start(void);
 HIDDEN bool uipc__process_alive(uint64_t pid, uint64_t start);
+HIDDEN int uipc__maps_of(pid_t pid, ino_t ino, bool at_zero);
 
 /* ---- uaccess.c: the caller's memory, with EFAULT ---- */
 HIDDEN int uipc__copy_in_slow(void *dst, const void *src, size_t len);

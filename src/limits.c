@@ -45,6 +45,11 @@ static const struct limit_def defs[LIM_COUNT] = {
 	[LIM_SEMOPM] = { "semopm", 500, INT_MAX, "sem", 2 },
 	[LIM_SEMMNI] = { "semmni", 32000, IPC_SLOTS, "sem", 3 },
 	[LIM_SEMVMX] = { "semvmx", 32767, 32767, NULL, 0 },
+	/* The kernel's are unsigned longs: kept as their bit patterns. */
+	[LIM_SHMMAX] = { "shmmax", (long long)(~0ull - (1ull << 24)), LLONG_MAX, "shmmax", 0 },
+	[LIM_SHMALL] = { "shmall", (long long)(~0ull - (1ull << 24)), LLONG_MAX, "shmall", 0 },
+	[LIM_SHMMNI] = { "shmmni", 4096, IPC_SLOTS, "shmmni", 0 },
+	[LIM_SHMMIN] = { "shmmin", 1, 1, NULL, 0 },
 };
 
 #define CACHE_NS 100000000ll
@@ -77,10 +82,12 @@ static long long read_proc(enum uipc_limit l)
 			buf[n] = 0;
 			for (i = 0; i < defs[l].field && p; i++)
 				p = strpbrk(p + strspn(p, " \t"), " \t");
-			if (p)
+			if (p && (l == LIM_SHMMAX || l == LIM_SHMALL))
+				v = (long long)strtoull(p, NULL, 10);
+			else if (p)
 				v = strtoll(p, NULL, 10);
 			/* The msg tunables cannot be negative; sem's are taken as they are. */
-			if (v < 0 && l <= LIM_MSGMNI)
+			if (v < 0 && (l <= LIM_MSGMNI || l == LIM_SHMMNI))
 				v = defs[l].def;
 		}
 		close(fd);
@@ -97,7 +104,7 @@ static bool set_for_root(enum uipc_limit l, long long *v)
 	if (!ns || !atomic_load_explicit(&ns->limits[l].set, memory_order_acquire))
 		return false;
 	*v = atomic_load_explicit(&ns->limits[l].value, memory_order_relaxed);
-	if (*v < 0 || *v > defs[l].max || (l == LIM_SEMVMX && *v < 1))	/* damaged */
+	if (*v < 0 || *v > defs[l].max || ((l == LIM_SEMVMX || l == LIM_SHMMIN) && *v < 1))	/* damaged */
 		*v = defs[l].def;
 	return true;
 }
@@ -173,7 +180,7 @@ int uipc_limit_set(const char *name, long long value)
 	struct ns_file *ns;
 	struct stat st;
 
-	if (l < 0 || value > defs[l].max || (l == LIM_SEMVMX && value == 0))
+	if (l < 0 || value > defs[l].max || ((l == LIM_SEMVMX || l == LIM_SHMMIN) && value == 0))
 		return (int)ret(-EINVAL);
 	/* As the kernel's tunables need privilege: the root's owner, or root. */
 	c = uipc__creds_refresh();

@@ -67,6 +67,26 @@ EXPORT int semctl(int semid, int semnum, int cmd, ...)
 	return uipc_semctl(semid, semnum, cmd, arg);
 }
 
+EXPORT int shmget(key_t key, size_t size, int shmflg)
+{
+	return uipc_shmget(key, size, shmflg);
+}
+
+EXPORT void *shmat(int shmid, const void *shmaddr, int shmflg)
+{
+	return uipc_shmat(shmid, shmaddr, shmflg);
+}
+
+EXPORT int shmdt(const void *shmaddr)
+{
+	return uipc_shmdt(shmaddr);
+}
+
+EXPORT int shmctl(int shmid, int cmd, struct shmid_ds *buf)
+{
+	return uipc_shmctl(shmid, cmd, buf);
+}
+
 /* Look up libc's function once; fail with ENOSYS if it cannot be found. */
 #define NEXT(ret_type, name, params, args)                                   \
 	EXPORT ret_type name params                                          \

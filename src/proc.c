@@ -8,6 +8,8 @@
  * there (another thread of it, or the same process after exec): sem.c's
  * SEM_UNDO records.
  *
+ * Also: how many mappings of a file a process has (/proc/PID/maps).
+ *
  * Locking: none.  The start time of the calling process is cached; the
  * cache is keyed by pid, so a forked child reads its own.
  */
@@ -91,4 +93,34 @@ bool uipc__process_alive(uint64_t pid, uint64_t start)
 	if (now == (uint64_t)-1)	/* /proc closed to us: the pid alone */
 		return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 	return now != 0 && now == start;
+}
+
+/*
+ * How many mappings of the file with inode 'ino' process 'pid' has (only
+ * those that start at offset 0 when 'at_zero'), 0 if there is no such
+ * process, -1 if its maps cannot be read.
+ */
+int uipc__maps_of(pid_t pid, ino_t ino, bool at_zero)
+{
+	char path[64], line[512], *p;
+	int n = 0, field;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT || errno == ESRCH ? 0 : -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* address perms offset dev inode path */
+		p = strchr(line, ' ');
+		p = p ? strchr(p + 1, ' ') : NULL;	/* the offset */
+		if (!p || (at_zero && strtoull(p + 1, NULL, 16) != 0))
+			continue;
+		for (field = 2; p && field < 4; field++)
+			p = strchr(p + 1, ' ');
+		if (p && strtoull(p, NULL, 10) == (unsigned long long)ino)
+			n++;
+	}
+	fclose(f);
+	return n;
 }

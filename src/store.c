@@ -70,7 +70,8 @@ static _Atomic(struct ns_file *) ns_map;
 /* Seconds, as the kernel's ktime_get_real_seconds(); time() is a vDSO read. */
 const struct obj_ops *uipc__ops(enum uipc_kind kind)
 {
-	return kind == KIND_SEM ? uipc__sem_ops() : uipc__msg_ops();
+	return kind == KIND_SEM ? uipc__sem_ops() : kind == KIND_SHM ? uipc__shm_ops() :
+								  uipc__msg_ops();
 }
 
 int64_t uipc__now(void)
@@ -239,7 +240,8 @@ struct ns_file *uipc__ns(void)
 static int validate(const struct obj_ops *ops, struct uipc_obj *o, size_t len, int id)
 {
 	if (len < sizeof(*o) || o->magic != UIPC_MAGIC || o->version != UIPC_VERSION ||
-	    o->kind != ops->kind || o->id != id || atomic_load(&o->size) > len)
+	    o->kind != ops->kind || o->id != id ||
+	    (!ops->header_only && atomic_load(&o->size) > len))
 		return -EINVAL;
 	return ops->validate(o, len);
 }
@@ -356,6 +358,8 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 		*err = rw && errno == EACCES ? -EACCES : -EINVAL;
 		goto out_close;
 	}
+	if (ops->header_only)
+		dsize = 0;
 	base = map_view(hfd, dfd, hsize, (size_t)dsize);
 	if (!base) {
 		*err = -ENOMEM;
@@ -560,6 +564,22 @@ static void unlink_name(const char *path, int id)
 }
 
 /*
+ * The object gives up its key (its key becomes IPC_PRIVATE), as an attached
+ * shared memory segment does at IPC_RMID.  Called with the object locked.
+ */
+void uipc__forget_key(struct handle *h, const struct obj_ops *ops)
+{
+	struct uipc_obj *o = hobj(h);
+	char path[PATH_MAX];
+
+	if (o->key == IPC_PRIVATE)
+		return;
+	key_name(path, sizeof(path), ops, o->key);
+	unlink_name(path, h->id);
+	o->key = IPC_PRIVATE;
+}
+
+/*
  * Unlink the names of object 'id': its key name, its slot name and its file
  * (if the file is still the one open as 'fd', or fd < 0).  Unlinking the
  * file fails harmlessly for a remover that does not own it.
@@ -686,7 +706,7 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	const struct creds *c = uipc__creds();
 	char path[PATH_MAX], idbuf[32];
 	struct ns_file *ns = uipc__ns();
-	size_t hsize = ops->hdr_bytes;
+	size_t hsize = ops->hdr_bytes, mapped;
 	long size = ops->new_size(arg);
 	struct uipc_obj *o;
 	struct handle *h;
@@ -708,7 +728,8 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	err = -ENOMEM;
 	if (ftruncate(hfd, (off_t)hsize) < 0 || ftruncate(dfd, size - (off_t)hsize) < 0)
 		goto out_close;
-	o = (struct uipc_obj *)map_view(hfd, dfd, hsize, (size_t)size - hsize);
+	mapped = ops->header_only ? hsize : (size_t)size;
+	o = (struct uipc_obj *)map_view(hfd, dfd, hsize, mapped - hsize);
 	if (!o)
 		goto out_close;
 	o->magic = UIPC_MAGIC;
@@ -746,7 +767,7 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	}
 	atomic_store(&o->state, OBJ_LIVE);
 	flock(hfd, LOCK_UN);
-	munmap(o, (size_t)size);
+	munmap(o, mapped);
 	close(hfd);
 	close(dfd);
 	h = uipc__open_id(ops, id, false, &err);
@@ -756,7 +777,7 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	}
 	return id;
 out_unmap:
-	munmap(o, (size_t)size);
+	munmap(o, mapped);
 out_close:
 	close(hfd);
 	if (dfd >= 0)

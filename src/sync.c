@@ -183,29 +183,6 @@ static void after_owner_died(struct handle *h)
 	pthread_mutex_consistent(&o->lock);
 }
 
-/* Does process 'tid' map the file with inode 'ino'?  -1: cannot tell. */
-static int maps_inode(int tid, ino_t ino)
-{
-	char path[64], line[512], *p;
-	int found = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", tid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? 0 : -1;
-	while (!found && fgets(line, sizeof(line), f)) {
-		/* address perms offset dev inode path */
-		p = line;
-		for (int field = 0; p && field < 4; field++)
-			p = strchr(p + 1, ' ');
-		if (p && strtoull(p, NULL, 10) == (unsigned long long)ino)
-			found = 1;
-	}
-	fclose(f);
-	return found;
-}
-
 /*
  * Is the lock held by nobody who could ever release it?  Asked after the
  * lock stayed taken for seconds, which no critical section does.  The owner
@@ -224,7 +201,7 @@ static bool lock_wedged(struct handle *h, pthread_mutex_t *m)
 		return true;
 	if (kill(tid, 0) < 0 && errno == ESRCH)
 		return true;
-	return maps_inode(tid, h->ino) != 1;
+	return uipc__maps_of(tid, h->ino, false) <= 0;
 }
 
 #define WEDGED_AFTER_S 3

@@ -1,0 +1,853 @@
+/*
+ * shm.c - System V shared memory: shmget(2), shmop(2), shmctl(2).
+ *
+ * User space visible behaviour: Linux's (ipc/shm.c), in the order of its
+ * checks.  A segment is two files: the header (struct shm_seg: the common
+ * object header, the shmid_ds fields, the attach records) and the data file,
+ * whose pages are the segment: shmat maps the data file MAP_SHARED, so two
+ * attachments, in one process or in two, are the same memory.  Handles map
+ * the header only (obj_ops.header_only): the memory of a removed segment is
+ * freed when its last attachment goes, not when every process that looked
+ * at it forgets it.
+ *
+ * shm_nattch:  each process that attached the segment has an attach record
+ * (pid and start time, proc.c) counting its attachments, and a thread of it
+ * holds the record's robust mutex.  nattch is the sum of the counts.  When
+ * the kernel marks the mutex (its holding thread ended), the next locked
+ * call on the segment looks at the process (reap): gone, its count goes; it
+ * called exec (or only that thread ended), the count becomes the number of
+ * mappings of the data file at offset 0 that /proc/PID/maps shows.  A fork
+ * child counts its inherited attachments in its own record (pthread_atfork).
+ * Each process keeps a table of its attachments (address, size, id) for
+ * shmdt and fork.
+ *
+ * IPC_RMID of an attached segment marks it SHM_DEST and gives up its key;
+ * its id works until the last attachment goes, and then the segment is
+ * removed.
+ *
+ * Locking and crash safety:  the header's fields change under the object
+ * lock, in redo-log transactions (sync.c); a record is filled while free
+ * and made live by one transaction.  A process killed between counting an
+ * attachment and mapping it, or between unmapping and counting, is reaped
+ * with all its counts.  The process's table has its own mutex.
+ */
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "internal.h"
+
+#define S_IRUGO 0444
+#define S_IWUGO 0222
+#define S_IXUGO 0111
+#define PAGE 4096ul
+#define SHMLBA_ 4096ul
+#define MAX_RECS 1024
+#define ORPHAN_CHECK_MS 10
+#define FRESH_ORPHAN_MS 100
+#define SHM_DEST_ 01000
+#define SHM_LOCKED_ 02000
+#define SHM_HUGETLB_ 04000
+
+enum rec_state { R_FREE = 0, R_LIVE, R_ORPHAN };
+
+struct attach_rec {
+	pthread_mutex_t alive;	/* held by a thread of the process */
+	uint64_t state;		/* enum rec_state */
+	uint64_t pid, start;	/* the process */
+	uint64_t count;		/* its attachments */
+	uint64_t since;		/* R_ORPHAN: since when (ms) */
+};
+
+struct shm_seg {
+	struct uipc_obj obj;
+	uint64_t segsz;
+	uint64_t atime, dtime;
+	uint64_t cpid, lpid;
+	uint64_t flags;		/* SHM_DEST, SHM_LOCKED: shown in the mode */
+	uint64_t data_ino;	/* the data file's inode (for /proc/PID/maps) */
+	uint64_t orphan_at;	/* last look at orphan records (ms) */
+	uint64_t orphans;
+	struct attach_rec rec[MAX_RECS];
+};
+
+#define HDR_BYTES ((sizeof(struct shm_seg) + 4095) & ~(size_t)4095)
+
+static const struct obj_ops shm_ops;
+
+static inline struct shm_seg *hseg(struct handle *h)
+{
+	return (struct shm_seg *)hobj(h);
+}
+
+static uint64_t pages(uint64_t size)
+{
+	return (size + PAGE - 1) / PAGE;
+}
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- object operations ---- */
+
+struct totals {
+	uint64_t segs, pages, rss;
+};
+
+static void add_totals(struct uipc_obj *o, void *arg)
+{
+	struct totals *t = arg;
+
+	t->segs++;
+	t->pages += pages(((struct shm_seg *)o)->segsz);
+}
+
+static long shm_new_size(long arg)
+{
+	unsigned long long size = (unsigned long)arg, n = pages(size);
+	unsigned long long shmall = (unsigned long long)uipc__limit_fresh(LIM_SHMALL);
+	struct totals t = { 0, 0, 0 };
+	int in_use;
+
+	if (size < (unsigned long long)uipc__limit_fresh(LIM_SHMMIN) ||
+	    size > (unsigned long long)uipc__limit_fresh(LIM_SHMMAX))
+		return -EINVAL;
+	if (n * PAGE < size)
+		return -ENOSPC;
+	/* Only count when the limit can bind: it costs a look at every segment. */
+	if (shmall < (1ull << 40)) {
+		uipc__for_each(&shm_ops, add_totals, &t, &in_use);
+		if (t.pages + n < t.pages || t.pages + n > shmall)
+			return -ENOSPC;
+	}
+	if (n * PAGE > (unsigned long long)LONG_MAX - HDR_BYTES)
+		return -ENOMEM;
+	return (long)(HDR_BYTES + n * PAGE);
+}
+
+static int shm_init(struct uipc_obj *o, long arg)
+{
+	struct shm_seg *s = (struct shm_seg *)o;
+
+	o->hdr_size = sizeof(*s);
+	s->segsz = (unsigned long)arg;
+	s->cpid = (uint64_t)uipc__pid();
+	return 0;
+}
+
+static int shm_more_checks(struct uipc_obj *o, long arg)
+{
+	return (unsigned long)arg > ((struct shm_seg *)o)->segsz ? -EINVAL : 0;
+}
+
+static int shm_validate(struct uipc_obj *o, size_t len)
+{
+	(void)len;
+	return o->hdr_size == sizeof(struct shm_seg) ? 0 : -EINVAL;
+}
+
+static void shm_wake_all(struct uipc_obj *o)
+{
+	(void)o;	/* nobody sleeps on a segment */
+}
+
+static void shm_recover(struct handle *h)
+{
+	(void)h;	/* the redo log holds every change */
+}
+
+static const struct obj_ops shm_ops = {
+	.kind = KIND_SHM,
+	.prefix = "shm",
+	.mni = LIM_SHMMNI,
+	.hdr_bytes = HDR_BYTES,
+	.header_only = true,
+	.new_size = shm_new_size,
+	.init = shm_init,
+	.more_checks = shm_more_checks,
+	.validate = shm_validate,
+	.wake_all = shm_wake_all,
+	.recover = shm_recover,
+};
+
+const struct obj_ops *uipc__shm_ops(void)
+{
+	return &shm_ops;
+}
+
+/* ---- attach records ---- */
+
+static uint64_t nattch(struct shm_seg *s)
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < MAX_RECS; i++)
+		if (s->rec[i].state != R_FREE)
+			n += s->rec[i].count;
+	return n;
+}
+
+/* Set record r's count to n (and free it at 0), as detaches by pid. */
+static void set_count(struct shm_seg *s, struct attach_rec *r, uint64_t n, uint64_t pid)
+{
+	struct txn t;
+
+	txn_begin(&t, s);
+	if (n < r->count) {
+		txn_set(&t, &s->dtime, (uint64_t)uipc__now());
+		txn_set(&t, &s->lpid, pid);
+	}
+	txn_set(&t, &r->count, n);
+	if (n == 0) {
+		if (r->state == R_ORPHAN && s->orphans)
+			txn_set(&t, &s->orphans, s->orphans - 1);
+		txn_set(&t, &r->state, R_FREE);
+	}
+	uipc__txn_commit(&s->obj, &t);
+}
+
+/*
+ * Look at record r, whose holding thread ended or which nobody holds: its
+ * process is gone (count 0), or it called exec or lost only that thread
+ * (count its mappings, when /proc lets us).
+ */
+static void check_record(struct shm_seg *s, struct attach_rec *r)
+{
+	int e = uipc__robust_ok(&r->alive) ? pthread_mutex_trylock(&r->alive) : EINVAL;
+	int maps;
+
+	if (e == EBUSY)
+		return;
+	if (e == EOWNERDEAD)
+		pthread_mutex_consistent(&r->alive);
+	if (e == EINVAL || !uipc__process_alive(r->pid, r->start)) {
+		set_count(s, r, 0, r->pid);
+	} else {
+		maps = uipc__maps_of((pid_t)r->pid, (ino_t)s->data_ino, true);
+		if (maps >= 0 && (uint64_t)maps < r->count)
+			set_count(s, r, (uint64_t)maps, r->pid);
+		if (r->state == R_LIVE) {
+			struct txn t;
+
+			txn_begin(&t, s);
+			txn_set(&t, &r->since, ms_now());
+			txn_set(&t, &r->state, R_ORPHAN);
+			txn_set(&t, &s->orphans, s->orphans + 1);
+			uipc__txn_commit(&s->obj, &t);
+		}
+	}
+	if (e == 0 || e == EOWNERDEAD)
+		pthread_mutex_unlock(&r->alive);
+}
+
+/* Settle the records of processes that died or called exec.  Locked. */
+static void reap(struct shm_seg *s)
+{
+	bool orphans = s->orphans && ms_now() - s->orphan_at >= ORPHAN_CHECK_MS;
+	struct attach_rec *r;
+	uint32_t v;
+	int i;
+
+	if (orphans)
+		s->orphan_at = ms_now();
+	for (i = 0; i < MAX_RECS; i++) {
+		r = &s->rec[i];
+		if (r->state == R_FREE ||
+		    (r->state == R_ORPHAN && !orphans && ms_now() - r->since > FRESH_ORPHAN_MS))
+			continue;
+		v = __atomic_load_n((uint32_t *)&r->alive.__data.__lock, __ATOMIC_RELAXED);
+		if (r->state == R_LIVE && (v & FUTEX_TID_MASK) && !(v & FUTEX_OWNER_DIED))
+			continue;
+		check_record(s, r);
+	}
+}
+
+/*
+ * This process's record, created at its first attach and held by the
+ * calling thread if no thread of the process holds it.  Locked.
+ */
+static struct attach_rec *own_record(struct handle *h, int *err)
+{
+	uint64_t pid = (uint64_t)uipc__pid(), start = uipc__self_start();
+	struct shm_seg *s = hseg(h);
+	struct attach_rec *r, *free_rec = NULL;
+	struct txn t;
+	uint32_t v;
+	int i, e;
+
+	for (i = 0; i < MAX_RECS; i++) {
+		r = &s->rec[i];
+		if (r->state != R_FREE && r->pid == pid && r->start == start)
+			break;
+		if (r->state == R_FREE && !free_rec)
+			free_rec = r;
+	}
+	if (i == MAX_RECS) {
+		if (!(r = free_rec)) {
+			*err = -ENOSPC;
+			return NULL;
+		}
+		if ((*err = uipc__robust_init(&r->alive)))
+			return NULL;
+		r->pid = pid;
+		r->start = start;
+		r->count = 0;
+		pthread_mutex_trylock(&r->alive);
+		txn_begin(&t, s);
+		txn_set(&t, &r->state, R_LIVE);
+		uipc__txn_commit(&s->obj, &t);
+	}
+	v = __atomic_load_n((uint32_t *)&r->alive.__data.__lock, __ATOMIC_RELAXED);
+	if ((v & FUTEX_TID_MASK) == 0 || (v & FUTEX_OWNER_DIED)) {
+		e = uipc__robust_ok(&r->alive) ? pthread_mutex_trylock(&r->alive) : EINVAL;
+		if (e == EOWNERDEAD)
+			pthread_mutex_consistent(&r->alive);
+		if (e == EINVAL) {
+			*err = -EINVAL;
+			return NULL;
+		}
+		if (r->state == R_ORPHAN) {
+			txn_begin(&t, s);
+			txn_set(&t, &r->state, R_LIVE);
+			if (s->orphans)
+				txn_set(&t, &s->orphans, s->orphans - 1);
+			uipc__txn_commit(&s->obj, &t);
+		}
+	}
+	/* The mutex is on this thread's robust list: never unmap the header. */
+	if (!h->pinned) {
+		h->pinned = true;
+		uipc__handle_pin(h);
+	}
+	return r;
+}
+
+/* Lock the segment and settle the records of the dead. */
+static int seg_lock(struct handle *h)
+{
+	int err = uipc__lock(h);
+
+	if (!err)
+		reap(hseg(h));
+	return err;
+}
+
+/* An attached segment marked SHM_DEST goes with its last attachment. */
+static void unlock_or_destroy(struct handle *h)
+{
+	struct shm_seg *s = hseg(h);
+
+	if ((s->flags & SHM_DEST_) && nattch(s) == 0 &&
+	    atomic_load(&s->obj.state) == OBJ_LIVE)
+		uipc__remove(h, &shm_ops);
+	else
+		uipc__unlock(h);
+}
+
+/* ---- the process's attachments ---- */
+
+struct attachment {
+	uintptr_t addr;
+	size_t size;
+	int id;
+};
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct attachment *table;
+static size_t table_len, table_cap;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+enum count_change { UNDO_ATTACH, DETACHED, ATTACHED, FORKED };
+
+static void change_count(int id, enum count_change how);
+
+/*
+ * In a fork child: the inherited attachments are the child's, and count
+ * (the kernel counts them when it copies the mappings).
+ */
+static void fork_child(void)
+{
+	size_t i, k;
+
+	pthread_mutex_init(&table_lock, NULL);
+	for (i = 0; i < table_len; i++) {
+		for (k = 0; k < i && table[k].id != table[i].id; k++)
+			;
+		if (k == i)	/* once per segment, with all its attachments */
+			change_count(table[i].id, FORKED);
+	}
+}
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&table_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&table_lock);
+}
+
+static void watch_fork(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static int remember(uintptr_t addr, size_t size, int id)
+{
+	struct attachment *t;
+	int err = 0;
+
+	pthread_once(&fork_once, watch_fork);
+	pthread_mutex_lock(&table_lock);
+	if (table_len == table_cap) {
+		t = realloc(table, (table_cap ? table_cap * 2 : 16) * sizeof(*t));
+		if (t) {
+			table = t;
+			table_cap = table_cap ? table_cap * 2 : 16;
+		}
+	}
+	if (table_len < table_cap)
+		table[table_len++] = (struct attachment){ addr, size, id };
+	else
+		err = -ENOMEM;
+	pthread_mutex_unlock(&table_lock);
+	return err;
+}
+
+/* Forget the attachment at addr; false if there is none. */
+static bool forget(uintptr_t addr, struct attachment *out)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&table_lock);
+	for (i = 0; i < table_len; i++)
+		if (table[i].addr == addr) {
+			*out = table[i];
+			table[i] = table[--table_len];
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&table_lock);
+	return found;
+}
+
+/* This process's attachments of segment id, as its table says. */
+static uint64_t attachments_of(int id)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	pthread_mutex_lock(&table_lock);
+	for (i = 0; i < table_len; i++)
+		n += table[i].id == id;
+	pthread_mutex_unlock(&table_lock);
+	return n;
+}
+
+/*
+ * After an attach failed (UNDO_ATTACH) or a detach (DETACHED): one
+ * attachment less.  After an attach (ATTACHED): shm_atime and shm_lpid, as
+ * Linux's shm_open.  In a fork child (FORKED): the count is the
+ * attachments the child inherited.
+ */
+static void change_count(int id, enum count_change how)
+{
+	struct attach_rec *r;
+	struct handle *h;
+	struct shm_seg *s;
+	struct txn t;
+	int e;
+
+	if (!(h = uipc__handle_get(&shm_ops, id, &e)))
+		return;
+	if (!seg_lock(h)) {
+		s = hseg(h);
+		if ((r = own_record(h, &e))) {
+			if (how == DETACHED || how == UNDO_ATTACH) {
+				if (r->count && how == DETACHED)
+					set_count(s, r, r->count - 1, (uint64_t)uipc__pid());
+				else if (r->count)
+					set_count(s, r, r->count - 1, s->lpid);
+			} else {
+				txn_begin(&t, s);
+				if (how == FORKED)
+					txn_set(&t, &r->count, attachments_of(id));
+				txn_set(&t, &s->atime, (uint64_t)uipc__now());
+				txn_set(&t, &s->lpid, (uint64_t)uipc__pid());
+				uipc__txn_commit(&s->obj, &t);
+			}
+		}
+		unlock_or_destroy(h);
+	}
+	uipc__handle_put(h);
+}
+
+/* ---- shmat, shmdt ---- */
+
+static void *do_shmat(int shmid, const void *shmaddr, int shmflg, long *err)
+{
+	const struct creds *c = uipc__creds();
+	uintptr_t addr = (uintptr_t)shmaddr;
+	int prot, acc, oflags, flags = MAP_SHARED, e, fd;
+	char path[PATH_MAX];
+	struct attach_rec *r;
+	struct handle *h;
+	struct shm_seg *s;
+	struct stat st;
+	size_t size;
+	struct txn t;
+	void *p = NULL;
+
+	*err = -EINVAL;
+	if (shmid < 0)
+		return NULL;
+	if (addr) {
+		if (addr & (SHMLBA_ - 1)) {
+			if (!(shmflg & SHM_RND))
+				return NULL;
+			addr &= ~(SHMLBA_ - 1);
+			if (!addr && (shmflg & SHM_REMAP))
+				return NULL;
+		}
+		flags |= (shmflg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
+	} else if (shmflg & SHM_REMAP) {
+		return NULL;
+	}
+	if (shmflg & SHM_RDONLY) {
+		prot = PROT_READ;
+		acc = S_IRUGO;
+		oflags = O_RDONLY;
+	} else {
+		prot = PROT_READ | PROT_WRITE;
+		acc = S_IRUGO | S_IWUGO;
+		oflags = O_RDWR;
+	}
+	if (shmflg & SHM_EXEC) {
+		prot |= PROT_EXEC;
+		acc |= S_IXUGO;
+	}
+	h = uipc__handle_get(&shm_ops, shmid, &e);
+	if (!h && e == -EACCES)
+		h = uipc__handle_read(&shm_ops, shmid, &e);
+	if (!h) {
+		*err = e;
+		return NULL;
+	}
+	*err = -EACCES;
+	if (uipc__ipcperms(c, &hobj(h)->perm, acc) || !h->writable)
+		goto out_put;
+	if ((*err = seg_lock(h)))
+		goto out_put;
+	s = hseg(h);
+	*err = -EIDRM;
+	if (atomic_load(&s->obj.state) != OBJ_LIVE || !(r = own_record(h, &e))) {
+		if (atomic_load(&s->obj.state) == OBJ_LIVE)
+			*err = e;
+		uipc__unlock(h);
+		goto out_put;
+	}
+	/* Counted first: a death before the mapping is reaped with it. */
+	txn_begin(&t, s);
+	txn_set(&t, &r->count, r->count + 1);
+	uipc__txn_commit(&s->obj, &t);
+	size = pages(s->segsz) * PAGE;
+	uipc__unlock(h);
+	snprintf(path, sizeof(path), "%s/shm.%d.data", uipc_root(), shmid);
+	p = MAP_FAILED;
+	fd = open(path, oflags | O_CLOEXEC | O_NOFOLLOW);
+	*err = fd < 0 ? (errno == ENOENT ? -EIDRM : -EACCES) : 0;
+	if (fd >= 0 && fstat(fd, &st) == 0 && (size_t)st.st_size >= size) {
+		s->data_ino = (uint64_t)st.st_ino;
+		p = mmap((void *)addr, size, prot, flags, fd, 0);
+		if (p == MAP_FAILED)
+			*err = errno == EEXIST ? -EINVAL : errno == ENOMEM ? -ENOMEM : -EINVAL;
+	} else if (fd >= 0) {
+		*err = -EIDRM;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (p != MAP_FAILED && remember((uintptr_t)p, size, shmid)) {
+		munmap(p, size);
+		p = MAP_FAILED;
+		*err = -ENOMEM;
+	}
+	change_count(shmid, p == MAP_FAILED ? UNDO_ATTACH : ATTACHED);
+	if (p == MAP_FAILED)
+		p = NULL;
+out_put:
+	uipc__handle_put(h);
+	return p;
+}
+
+static long do_shmdt(const void *shmaddr)
+{
+	struct attachment a;
+
+	if (!forget((uintptr_t)shmaddr, &a))
+		return -EINVAL;
+	munmap((void *)a.addr, a.size);
+	change_count(a.id, DETACHED);
+	return 0;
+}
+
+/* ---- shmctl ---- */
+
+static long shmctl_info(int cmd, void *buf)
+{
+	struct totals t = { 0, 0, 0 };
+	int max, in_use;
+
+	max = uipc__for_each(&shm_ops, add_totals, &t, &in_use);
+	if (cmd == IPC_INFO) {
+		struct shminfo si;
+
+		memset(&si, 0, sizeof(si));
+		si.shmmax = (unsigned long)uipc__limit_fresh(LIM_SHMMAX);
+		si.shmmin = (unsigned long)uipc__limit_fresh(LIM_SHMMIN);
+		si.shmmni = si.shmseg = (unsigned long)uipc__limit_fresh(LIM_SHMMNI);
+		si.shmall = (unsigned long)uipc__limit_fresh(LIM_SHMALL);
+		if (uipc__copy_out(buf, &si, sizeof(si)))
+			return -EFAULT;
+	} else {
+		struct shm_info si;
+
+		memset(&si, 0, sizeof(si));
+		si.used_ids = in_use;
+		si.shm_tot = t.pages;
+		si.shm_rss = t.pages;
+		if (uipc__copy_out(buf, &si, sizeof(si)))
+			return -EFAULT;
+	}
+	return max < 0 ? 0 : max;
+}
+
+static long shmctl_stat(int shmid, int cmd, struct shmid_ds *buf)
+{
+	int e;
+	struct handle *h = uipc__stat_get(&shm_ops, shmid, cmd != IPC_STAT, cmd == SHM_STAT_ANY, &e);
+	struct shmid_ds ds;
+	struct shm_seg *s;
+	long err;
+
+	if (!h)
+		return e;
+	if (h->writable && (err = seg_lock(h))) {
+		uipc__handle_put(h);
+		return err;
+	}
+	s = hseg(h);
+	if (h->writable && (s->flags & SHM_DEST_) && nattch(s) == 0) {
+		unlock_or_destroy(h);	/* its last attachment went: gone */
+		uipc__handle_put(h);
+		return -EINVAL;
+	}
+	memset(&ds, 0, sizeof(ds));
+	uipc__fill_perm(&ds.shm_perm, &s->obj);
+	ds.shm_perm.mode |= (unsigned short)(s->flags & (SHM_DEST_ | SHM_LOCKED_));
+	ds.shm_segsz = s->segsz;
+	ds.shm_atime = (time_t)s->atime;
+	ds.shm_dtime = (time_t)s->dtime;
+	ds.shm_ctime = (time_t)s->obj.ctime;
+	ds.shm_cpid = (pid_t)s->cpid;
+	ds.shm_lpid = (pid_t)s->lpid;
+	ds.shm_nattch = nattch(s);
+	if (h->writable)
+		unlock_or_destroy(h);
+	err = cmd == IPC_STAT ? 0 : h->id;
+	uipc__handle_put(h);
+	if (uipc__copy_out(buf, &ds, sizeof(ds)))
+		return -EFAULT;
+	return err;
+}
+
+static long shmctl_lock(int shmid, int cmd)
+{
+	const struct creds *c = uipc__creds_refresh();
+	struct rlimit rl;
+	struct handle *h;
+	struct shm_seg *s;
+	struct txn t;
+	long err;
+	int e;
+
+	h = uipc__handle_get(&shm_ops, shmid, &e);
+	if (!h && e == -EACCES)
+		h = uipc__handle_read(&shm_ops, shmid, &e);
+	if (!h)
+		return e;
+	err = -EPERM;
+	if (!uipc__capable(c, UIPC_CAP_IPC_LOCK) &&
+	    ((c->euid != hobj(h)->perm.uid && c->euid != hobj(h)->perm.cuid) ||
+	     (cmd == SHM_LOCK && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == 0)))
+		goto out;
+	err = -EACCES;	/* permitted, but the files keep the caller out */
+	if (!h->writable)
+		goto out;
+	if ((err = seg_lock(h)))
+		goto out;
+	s = hseg(h);
+	err = -EIDRM;
+	if (atomic_load(&s->obj.state) != OBJ_LIVE)
+		goto out_unlock;
+	txn_begin(&t, s);
+	txn_set(&t, &s->flags, cmd == SHM_LOCK ? s->flags | SHM_LOCKED_ : s->flags & ~SHM_LOCKED_);
+	uipc__txn_commit(&s->obj, &t);
+	err = 0;
+out_unlock:
+	unlock_or_destroy(h);
+out:
+	uipc__handle_put(h);
+	return err;
+}
+
+static long shmctl_down(int shmid, int cmd, struct shmid_ds *buf)
+{
+	const struct creds *c = uipc__creds_refresh();
+	struct shmid_ds in;
+	struct handle *h;
+	struct shm_seg *s;
+	struct txn t;
+	long err;
+	int e;
+
+	if (cmd == IPC_SET && uipc__copy_in(&in, buf, sizeof(in)))
+		return -EFAULT;
+	h = uipc__handle_get(&shm_ops, shmid, &e);
+	if (!h && e == -EACCES)
+		h = uipc__handle_read(&shm_ops, shmid, &e);
+	if (!h)
+		return e;
+	err = -EPERM;
+	if (!uipc__may_change(c, &hobj(h)->perm))
+		goto out;
+	err = -EACCES;	/* permitted, but the files' modes keep it out */
+	if (!h->writable)
+		goto out;
+	if ((err = seg_lock(h)))
+		goto out;
+	s = hseg(h);
+	err = -EIDRM;
+	if (atomic_load(&s->obj.state) != OBJ_LIVE) {
+		uipc__unlock(h);
+		goto out;
+	}
+	if (cmd == IPC_RMID) {
+		if (nattch(s) == 0) {
+			err = uipc__remove(h, &shm_ops);
+			goto out;
+		}
+		/* Attached: SHM_DEST, and the key is given up (Linux). */
+		txn_begin(&t, s);
+		txn_set(&t, &s->flags, s->flags | SHM_DEST_);
+		uipc__txn_commit(&s->obj, &t);
+		uipc__forget_key(h, &shm_ops);
+		uipc__unlock(h);
+		err = 0;
+		goto out;
+	}
+	err = -EINVAL;
+	if (in.shm_perm.uid != (uid_t)-1 && in.shm_perm.gid != (gid_t)-1) {
+		txn_begin(&t, s);
+		txn_set(&t, &s->obj.perm.uid, in.shm_perm.uid);
+		txn_set(&t, &s->obj.perm.gid, in.shm_perm.gid);
+		txn_set(&t, &s->obj.perm.mode, in.shm_perm.mode & 0777);
+		txn_set(&t, &s->obj.ctime, (uint64_t)uipc__now());
+		uipc__txn_commit(&s->obj, &t);
+		err = 0;
+	}
+	uipc__unlock(h);
+	if (!err)
+		uipc__set_file_mode(h);
+out:
+	uipc__handle_put(h);
+	return err;
+}
+
+static long do_shmctl(int shmid, int cmd, struct shmid_ds *buf)
+{
+	if (shmid < 0 || cmd < 0)
+		return -EINVAL;
+	if (cmd == IPC_INFO || cmd == SHM_INFO)
+		uipc__limits_expire();
+	switch (cmd) {
+	case IPC_INFO:
+	case SHM_INFO:
+		return shmctl_info(cmd, buf);
+	case IPC_STAT:
+	case SHM_STAT:
+	case SHM_STAT_ANY:
+		return shmctl_stat(shmid, cmd, buf);
+	case SHM_LOCK:
+	case SHM_UNLOCK:
+		return shmctl_lock(shmid, cmd);
+	case IPC_SET:
+	case IPC_RMID:
+		return shmctl_down(shmid, cmd, buf);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* ---- the API ---- */
+
+__attribute__((visibility("default")))
+int uipc_shmget(key_t key, size_t size, int shmflg)
+{
+	long r;
+
+	if (!(shmflg & SHM_HUGETLB_))
+		return (int)ret(uipc__get(&shm_ops, key, shmflg, (long)size));
+	/*
+	 * uipc has no huge pages: an existing segment is found as usual, a
+	 * new one is refused as Linux refuses it without huge pages (ENOMEM),
+	 * the unprivileged first (EPERM), after the size checks.
+	 */
+	if (key != IPC_PRIVATE) {
+		r = uipc__get(&shm_ops, key, shmflg & ~(IPC_CREAT | IPC_EXCL), (long)size);
+		if (r != -ENOENT)
+			return (int)ret((shmflg & IPC_CREAT) && (shmflg & IPC_EXCL) ? -EEXIST : r);
+		if (!(shmflg & IPC_CREAT))
+			return (int)ret(-ENOENT);
+	}
+	if ((r = shm_new_size((long)size)) < 0)
+		return (int)ret(r);
+	return (int)ret(uipc__capable(uipc__creds_refresh(), UIPC_CAP_IPC_LOCK) ? -ENOMEM : -EPERM);
+}
+
+__attribute__((visibility("default")))
+void *uipc_shmat(int shmid, const void *shmaddr, int shmflg)
+{
+	long err;
+	void *p = do_shmat(shmid, shmaddr, shmflg, &err);
+
+	if (!p) {
+		errno = (int)-err;
+		return (void *)-1;
+	}
+	return p;
+}
+
+__attribute__((visibility("default")))
+int uipc_shmdt(const void *shmaddr)
+{
+	return (int)ret(do_shmdt(shmaddr));
+}
+
+__attribute__((visibility("default")))
+int uipc_shmctl(int shmid, int cmd, struct shmid_ds *buf)
+{
+	return (int)ret(do_shmctl(shmid, cmd, buf));
+}
