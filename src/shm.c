@@ -444,6 +444,24 @@ static bool forget(uintptr_t addr, struct attachment *out)
 	return found;
 }
 
+/* Forget an attachment that lies within [addr, addr + size). */
+static bool forget_within(uintptr_t addr, size_t size, struct attachment *out)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&table_lock);
+	for (i = 0; i < table_len; i++)
+		if (table[i].addr >= addr && table[i].addr + table[i].size <= addr + size) {
+			*out = table[i];
+			table[i] = table[--table_len];
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&table_lock);
+	return found;
+}
+
 /* This process's attachments of segment id, as its table says. */
 static uint64_t attachments_of(int id)
 {
@@ -506,6 +524,7 @@ static void *do_shmat(int shmid, const void *shmaddr, int shmflg, long *err)
 	struct attach_rec *r;
 	struct handle *h;
 	struct shm_seg *s;
+	struct attachment old;
 	struct stat st;
 	size_t size;
 	struct txn t;
@@ -579,6 +598,9 @@ static void *do_shmat(int shmid, const void *shmaddr, int shmflg, long *err)
 	}
 	if (fd >= 0)
 		close(fd);
+	/* SHM_REMAP replaced whole attachments: they are detached. */
+	while (p != MAP_FAILED && (shmflg & SHM_REMAP) && forget_within((uintptr_t)p, size, &old))
+		change_count(old.id, DETACHED);
 	if (p != MAP_FAILED && remember((uintptr_t)p, size, shmid)) {
 		munmap(p, size);
 		p = MAP_FAILED;
