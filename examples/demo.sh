@@ -3,6 +3,8 @@
 # written for the kernel's msgget/msgsnd/msgrcv, run on uipc with `uipc run`.
 # While they talk, `uipc ipcs -q` shows the queue.  Then a parent waits for
 # its child through a semaphore (semget/semop/semctl, SEM_UNDO), on uipc too.
+# Last, a server and an interactive client share a segment (shmget/shmat),
+# guard it with a semaphore and say "data ready" through a queue.
 # $B is the build directory.
 set -e
 B=${B:-build}
@@ -37,3 +39,9 @@ echo "== after the server removed its queue:"
 UIPC_ROOT=$root "$B/uipc" ipcs -q
 echo "== a parent waits for its child through a semaphore (semop), on uipc:"
 run "$B/examples/sem_parent_child" "$keyfile"
+echo "== lines through a segment (shmat) guarded by a semaphore, \"data ready\" by a queue, on uipc:"
+run "$B/examples/shm_server" "$keyfile" &
+server=$!
+printf 'hello, shared memory\nSystem V IPC in user space\n' |
+	run "$B/examples/shm_client" "$keyfile" || { kill $server; exit 1; }
+wait $server

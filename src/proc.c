@@ -13,6 +13,7 @@
  * Locking: none.  The start time of the calling process is cached; the
  * cache is keyed by pid, so a forked child reads its own.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,19 +96,13 @@ bool uipc__process_alive(uint64_t pid, uint64_t start)
 	return now != 0 && now == start;
 }
 
-/*
- * How many mappings of the file with inode 'ino' process 'pid' has (only
- * those that start at offset 0 when 'at_zero'), 0 if there is no such
- * process, -1 if its maps cannot be read.
- */
-int uipc__maps_of(pid_t pid, ino_t ino, bool at_zero)
+/* Count the mappings of inode 'ino' in one maps file; -1 if unreadable. */
+static int count_maps(const char *path, ino_t ino, bool at_zero)
 {
-	char path[64], line[512], *p;
+	char line[512], *p;
 	int n = 0, field;
-	FILE *f;
+	FILE *f = fopen(path, "re");
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT || errno == ESRCH ? 0 : -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -123,4 +118,36 @@ int uipc__maps_of(pid_t pid, ino_t ino, bool at_zero)
 	}
 	fclose(f);
 	return n;
+}
+
+/*
+ * How many mappings of the file with inode 'ino' process 'pid' has (only
+ * those that start at offset 0 when 'at_zero'), 0 if there is no such
+ * process, -1 if its maps cannot be read.  The maps are the process's, read
+ * through any of its threads: a thread group leader that ended while other
+ * threads run shows none of its own.
+ */
+int uipc__maps_of(pid_t pid, ino_t ino, bool at_zero)
+{
+	char path[96];
+	struct dirent *d;
+	int n, best;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	best = count_maps(path, ino, at_zero);
+	if (best != 0)
+		return best;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(dir = opendir(path)))
+		return 0;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/maps", (int)pid, d->d_name);
+		if ((n = count_maps(path, ino, at_zero)) > best)
+			best = n;
+	}
+	closedir(dir);
+	return best;
 }

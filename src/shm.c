@@ -500,11 +500,12 @@ static void change_count(int id, enum count_change how)
 				else if (r->count)
 					set_count(s, r, r->count - 1, s->lpid);
 			} else {
+				/* The kernel copies the mappings in the parent's name. */
 				txn_begin(&t, s);
 				if (how == FORKED)
 					txn_set(&t, &r->count, attachments_of(id));
 				txn_set(&t, &s->atime, (uint64_t)uipc__now());
-				txn_set(&t, &s->lpid, (uint64_t)uipc__pid());
+				txn_set(&t, &s->lpid, (uint64_t)(how == FORKED ? getppid() : uipc__pid()));
 				uipc__txn_commit(&s->obj, &t);
 			}
 		}

@@ -9,11 +9,12 @@
 # The expected texts are util-linux's (2.38) ipcs/ipcmk/ipcrm formats, written
 # out literally for headers and built with the same printf widths for rows
 # (they were checked against util-linux run on the kernel, in a private IPC
-# namespace, scenario by scenario).  Queues and semaphore sets are created
-# with "uipc ipcmk"; messages are sent and received, semaphores set and
-# operated on, through the library itself (libuipc.so via python3's
-# ctypes), or through the preload library under "uipc run"; those cases are
-# skipped without python3.  Nothing here touches the kernel's IPC objects.
+# namespace, scenario by scenario).  Queues, semaphore sets and segments are
+# created with "uipc ipcmk"; messages are sent and received, semaphores set
+# and operated on, segments attached, locked and removed, through the
+# library itself (libuipc.so via python3's ctypes), or through the preload
+# library under "uipc run"; those cases are skipped without python3.
+# Nothing here touches the kernel's IPC objects.
 
 B=${B:-$(cd "$(dirname "$0")/.." && pwd)/build}
 U=$B/uipc
@@ -21,6 +22,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/uipc-tool.XXXXXX") || exit 1
 if [ -z "${UIPC_ROOT:-}" ]; then
 	UIPC_ROOT=$(mktemp -d /dev/shm/uipc-tool.XXXXXX) || exit 1
 	own_root=$UIPC_ROOT
+	chmod 1777 "$UIPC_ROOT"	# as tests/run.sh does: the other-user cases need it
 fi
 export UIPC_ROOT
 trap 'rm -rf "$T" ${own_root:+"$own_root"}' EXIT
@@ -524,13 +526,15 @@ r "$U" limits
 want_rc 0 "limits"
 want_line "root: $UIPC_ROOT"
 want_line "NAME            VALUE  SOURCE  DESCRIPTION"
-for n in msgmax msgmnb msgmni semmsl semmns semopm semmni semvmx; do
+for n in msgmax msgmnb msgmni semmsl semmns semopm semmni semvmx shmmax shmall shmmni shmmin; do
 	grep -q "^$n  *[0-9][0-9]*  kernel  " "$T/out" || fail "$n not from the kernel: [$out]"
 done
-[ "$(grep -c '^[a-z]' "$T/out")" = 9 ] || fail "limits: [$out]"
-if [ -r /proc/sys/kernel/msgmax ]; then
-	grep -q "^msgmax  *$(cat /proc/sys/kernel/msgmax)  kernel" "$T/out" || fail "msgmax != kernel's: [$out]"
-fi
+[ "$(grep -c '^[a-z]' "$T/out")" = 13 ] || fail "limits: [$out]"
+for n in msgmax shmmax shmall shmmni; do	# shmmax and shmall: unsigned longs
+	[ -r /proc/sys/kernel/$n ] || continue
+	grep -q "^$n  *$(cat /proc/sys/kernel/$n)  kernel" "$T/out" || fail "$n != kernel's: [$out]"
+done
+want_line "$(printf '%-8s %12s  %-6s  %s' shmmin 1 kernel 'min seg size (bytes)')"
 r "$U" limits set msgmax=4096 msgmnb=2048 msgmni=3
 want_rc 0 "limits set"
 want_out ""
@@ -544,7 +548,7 @@ printf '\n------ Messages Limits --------\nmax queues system wide = 3\nmax size 
 want_file
 r "$U" ipcs -l
 want_line "max size of message (bytes) = 4096"
-want_line "unable to fetch shared memory limits"
+want_line "------ Shared Memory Limits --------"
 want_line "------ Semaphore Limits --------"
 r "$U" ipcs -l --human -q
 want_line "max size of message = 4K"
@@ -930,6 +934,449 @@ want_line "semaphore max value = 100"
 r "$U" limits set semvmx=kernel
 r "$U" limits
 [ "$(grep -c '^sem[a-z]*  *[0-9]*  kernel  ' "$T/out")" = 5 ] || fail "sem limits not unset: [$out]"
+end
+
+# ---- shared memory segments ----
+
+# mkm [ipcmk options]: create a segment, print its id.
+mkm() {
+	o=$("$U" ipcmk "$@") || return 1
+	case $o in
+	"Shared memory id: "*) echo "${o#Shared memory id: }" ;;
+	*) return 1 ;;
+	esac
+}
+# mkey_of ID: the key column of the segment's ipcs -m row.
+mkey_of() { "$U" ipcs -m | awk -v id="$1" '$2 == id { print $1 }'; }
+# mrow KEY ID OWNER PERMS BYTES NATTCH [DEST] [LOCKED]: an ipcs -m row as
+# util-linux prints it; DEST "dest" and LOCKED "locked" fill the status.
+mrow() { printf '%s %-10s %-10.10s %-10s %-10s %-10s %-6s %-6s\n' "$1" "$2" "$3" "$4" "$5" "$6" "${7:- }" "${8:- }"; }
+# hrow: the same under --human (SIZE as 1.5K).
+hrow() { printf '%s %-10s %-10.10s %-10s %6s     %-10s %-6s %-6s\n' "$1" "$2" "$3" "$4" "$5" "$6" "${7:- }" "${8:- }"; }
+MHEAD='key        shmid      owner      perms      bytes      nattch     status      '
+TIME16='[A-Z][a-z][a-z] [ 0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]     '
+NOTSET20='Not set             '
+
+begin shm_ipcmk_ipcs
+clean
+m1=$(mkm -M 1.5K -p 0640) || fail "ipcmk -M 1.5K -p 0640"
+m2=$(mkm --shmem=10KB) || fail "ipcmk --shmem=10KB"
+r "$U" ipcmk -M 4097 --mode=600 -Q
+want_rc 0 "ipcmk -M -Q"
+case $out in
+"Shared memory id: "[0-9]*"
+Message queue id: "[0-9]*) m3=$(sed -n '1s/^Shared memory id: //p' "$T/out") ;;
+*) fail "ipcmk -M -Q: [$out]"; m3=x ;;
+esac
+k1=$(mkey_of "$m1") k2=$(mkey_of "$m2") k3=$(mkey_of "$m3")
+for k in "$k1" "$k2" "$k3"; do
+	case $k in 0x00000000) fail "key IPC_PRIVATE" ;; 0x[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;; *) fail "key [$k]" ;; esac
+done
+[ "$k1" != "$k2" ] && [ "$k2" != "$k3" ] || fail "same key twice: $k1 $k2 $k3"
+{ printf '\n------ Shared Memory Segments --------\n%s\n' "$MHEAD"
+  for i in $(by_slot "$m1" "$m2" "$m3"); do
+	case $i in
+	"$m1") mrow "$k1" "$i" "$me" 640 1536 0 ;;
+	"$m2") mrow "$k2" "$i" "$me" 644 10000 0 ;;
+	*) mrow "$k3" "$i" "$me" 600 4097 0 ;;
+	esac
+  done
+  echo; } >"$T/want"
+r "$U" ipcs -m
+want_rc 0 "ipcs -m"
+want_file
+r "$U" ipcs -m -b
+want_file
+r "$U" ipcs
+want_line "$(mrow "$k2" "$m2" "$me" 644 10000 0)"
+r "$U" ipcs -m --human
+want_line "key        shmid      owner      perms      size       nattch     status      "
+want_line "$(hrow "$k1" "$m1" "$me" 640 1.5K 0)"
+want_line "$(hrow "$k2" "$m2" "$me" 644 9.8K 0)"
+want_line "$(hrow "$k3" "$m3" "$me" 600 4K 0)"
+r "$U" ipcs -m -c
+want_line "------ Shared Memory Segment Creators/Owners --------"
+want_line "shmid      perms      cuid       cgid       uid        gid       "
+want_line "$(printf '%-10s %-10s %-10s %-10s %-10s %-10s' "$m1" 640 "$me" "$grp" "$me" "$grp")"
+r "$U" ipcs -m -t
+want_line "------ Shared Memory Attach/Detach/Change Times --------"
+want_line "shmid      owner      attached             detached             changed             "
+grep -q "^$(printf '%-10s %-10.10s' "$m3" "$me") $NOTSET20 $NOTSET20 $TIME16\$" "$T/out" ||
+	fail "ipcs -m -t row: [$out]"
+# cpid: the ipcmk that made it; lpid: 0 until a shmat or shmdt.
+r "$U" ipcs -m -i "$m1"
+want_rc 0 "ipcs -m -i"
+cpid=$(sed -n 's/^bytes=1536	lpid=0	cpid=\([1-9][0-9]*\)	nattch=0$/\1/p' "$T/out")
+[ -n "$cpid" ] || fail "ipcs -m -i bytes line: [$out]"
+uid=$(id -u) gid=$(id -g)
+{ printf '\nShared memory Segment shmid=%s\nuid=%s\tgid=%s\tcuid=%s\tcgid=%s\n' "$m1" "$uid" "$gid" "$uid" "$gid"
+  printf 'mode=0640\taccess_perms=0640\nbytes=1536\tlpid=0\tcpid=%s\tnattch=0\n' "$cpid"
+  printf 'att_time=Not set                   \ndet_time=Not set                   \n'
+  sed -n 8p "$T/out"
+  echo; } >"$T/want"
+want_file
+sed -n 8p "$T/out" | grep -q "^change_time=$TIME24  \$" || fail "change_time line: [$out]"
+r "$U" ipcs -m -i "$m1" --human
+want_line "$(printf 'size=1.5K\tlpid=0\tcpid=%s\tnattch=0' "$cpid")"
+r "$U" ipcs -m -i "$m1" -b
+want_line "$(printf 'bytes=1536\tlpid=0\tcpid=%s\tnattch=0' "$cpid")"
+r "$U" ipcs -m -p
+want_line "------ Shared Memory Creator/Last-op PIDs --------"
+want_line "shmid      owner      cpid       lpid      "
+want_line "$(printf '%-10s %-10.10s %-10s %-10s' "$m1" "$me" "$cpid" 0)"
+r "$U" ipcs -m -u
+want_line "segments allocated 3"
+want_line "pages allocated 6"
+# Linux counts the pages touched (none here); uipc counts them all so far.
+grep -q '^pages resident  [0-6]$' "$T/out" || fail "pages resident: [$out]"
+want_line "pages swapped   0"
+want_line "Swap performance: 0 attempts	 0 successes"
+r "$U" ipcs -m -i 123456789
+want_rc 0 "ipcs -m -i 123456789"
+want_out ""
+want_err "uipc ipcs: id 123456789 not found"
+r "$U" ipcs -m -i "$((m1 + 32768))"	# the slot, not the id
+want_err "uipc ipcs: id $((m1 + 32768)) not found"
+if [ -n "$PY" ]; then
+	r "$U" ipcs -m --json
+	"$PY" - "$T/out" "$m1" "$k1" "$me" "$cpid" <<'EOF' || fail "ipcs -m --json: [$out]"
+import json, sys
+d = json.load(open(sys.argv[1]))
+_, id, key, me, cpid = sys.argv[1:]
+assert set(d) == {"shared-memory"}, d
+[m] = [m for m in d["shared-memory"] if m["id"] == int(id)]
+want = {"key": key, "owner": me, "perms": "640", "bytes": 1536, "nattch": 0, "dest": False,
+        "locked": False, "cpid": int(cpid), "lpid": 0, "attach-time": None, "detach-time": None}
+for k, v in want.items():
+    assert m[k] == v, (k, m[k], v)
+assert isinstance(m["change-time"], int), m
+assert len(d["shared-memory"]) == 3, d
+EOF
+	r "$U" ipcs -m -u --json
+	"$PY" -c 'import json,sys; d=json.load(sys.stdin)["shared-memory-status"]; assert (d["segments"], d["pages"], d["swapped"]) == (3, 6, 0), d' \
+		<"$T/out" || fail "ipcs -m -u --json: [$out]"
+fi
+# Sizes as util-linux's strtosize() reads them, its rounding included.
+for s in 1.10K:2048 1.25K:1279 1.05K:1075 0x10:16 010:8 1KiB:1024 2kb:2000 1.5MiB:1572864 \
+	0.5M:524288 1.K:1024 +5:5 3m:3145728; do
+	r "$U" ipcmk -M "${s%:*}"
+	want_rc 0 "ipcmk -M ${s%:*}"
+	i=${out#Shared memory id: }
+	r "$U" ipcs -m -i "$i"
+	grep -q "^bytes=${s#*:}	" "$T/out" || fail "ipcmk -M ${s%:*}: not ${s#*:} bytes: [$out]"
+	"$U" ipcrm -m "$i"
+done
+r "$U" ipcmk -M 0
+want_rc 1 "ipcmk -M 0"
+want_err "uipc ipcmk: create share memory failed: Invalid argument"
+for s in 1.5 abc -1 1X 1.5.5K '' 1B; do
+	r "$U" ipcmk -M "$s"
+	want_rc 1 "ipcmk -M '$s'"
+	want_err "uipc ipcmk: failed to parse size: '$s': Invalid argument"
+done
+r "$U" ipcmk -M 16E
+want_err "uipc ipcmk: failed to parse size: '16E': Numerical result out of range"
+r "$U" ipcmk -M
+want_rc 1 "ipcmk -M"
+want_err "uipc ipcmk: option requires an argument -- 'M'
+Try 'uipc ipcmk --help' for more information."
+r "$U" ipcs -m
+[ "$(grep -c '^0x' "$T/out")" = 3 ] || fail "failed ipcmk -M made a segment: [$out]"
+# util-linux's order: the segment, the queue, the set.
+r "$U" ipcmk -S 1 -Q -M 1
+want_rc 0 "ipcmk -S -Q -M"
+case $out in
+"Shared memory id: "[0-9]*"
+Message queue id: "[0-9]*"
+Semaphore id: "[0-9]*) ;;
+*) fail "ipcmk -S -Q -M: [$out]" ;;
+esac
+end
+
+# m OP ID ARGS: shmget/shmat/shmdt/shmctl through libuipc.so, as q and s.
+#   m get KEY SIZE FLAGS (prints the pid and the id)
+#   m hold ID N [FORK] (N attachments, inherited by a child with FORK; prints
+#     the pid, and the child's, then waits to be killed; at most 30 s)
+#   m atdt ID (attach and detach; prints the pid)   m ctl ID CMD (no buffer)
+cat >"$T/m.py" <<'EOF'
+import ctypes, os, signal, sys
+c = ctypes.CDLL(sys.argv[1], use_errno=True)
+op, a = sys.argv[2], [int(x, 0) for x in sys.argv[3:]]
+c.uipc_shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+c.uipc_shmat.restype = ctypes.c_void_p
+c.uipc_shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+c.uipc_shmdt.argtypes = [ctypes.c_void_p]
+c.uipc_shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+def die(what):
+    sys.exit("%s: %s" % (what, os.strerror(ctypes.get_errno())))
+def attach():
+    p = c.uipc_shmat(a[0], None, 0)
+    if p is None or p == 2**64 - 1:
+        die("shmat")
+    return p
+signal.alarm(30)
+if op == "get":
+    i = c.uipc_shmget(a[0], a[1], a[2])
+    if i < 0:
+        die("shmget")
+    print(os.getpid(), i)
+elif op == "hold":
+    for k in range(a[1]):
+        attach()
+    if len(a) > 2 and a[2]:
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+        r, w = os.pipe()
+        if os.fork() == 0:
+            signal.alarm(30)
+            os.write(w, b"%d\n" % os.getpid())
+            signal.pause()
+            os._exit(0)
+        print(os.getpid(), os.read(r, 64).decode().strip(), flush=True)
+    else:
+        print(os.getpid(), flush=True)
+    signal.pause()
+elif op == "atdt":
+    if c.uipc_shmdt(attach()) != 0:
+        die("shmdt")
+    print(os.getpid())
+elif op == "ctl":
+    if c.uipc_shmctl(a[0], a[1], None) != 0:
+        die("shmctl")
+EOF
+m() { san "$PY" "$T/m.py" "$B/libuipc.so" "$@"; }
+# wait_out FILE: until FILE is not empty; at most 20 s.
+wait_out() {
+	n=0
+	until [ -s "$1" ]; do
+		n=$((n + 1))
+		[ $n -lt 400 ] || { fail "nothing in $1"; return 1; }
+		sleep 0.05
+	done
+}
+# gone PID: until the process (not our child) is gone; at most 20 s.
+gone() {
+	n=0
+	while kill -0 "$1" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -lt 400 ] || { fail "process $1 still there"; return 1; }
+		sleep 0.05
+	done
+}
+# mpid ID LPID: the segment's ipcs -m -p row, with the creator $cpid.
+mpid() { printf '%-10s %-10.10s %-10s %-10s' "$1" "$me" "$cpid" "$2"; }
+
+if [ -n "$PY" ]; then
+	begin shm_attach
+	clean
+	o=$(m get 0x5e1234 8192 0o1600) || fail "shmget"
+	cpid=${o% *} id=${o#* }
+	r "$U" ipcs -m
+	want_line "$(mrow 0x005e1234 "$id" "$me" 600 8192 0)"
+	# Two attachments in one process, one in another inherited by its child.
+	m hold "$id" 2 >"$T/h1" 2>"$T/h1.err" &
+	j1=$!
+	wait_out "$T/h1"
+	m hold "$id" 1 1 >"$T/h2" 2>"$T/h2.err" &
+	j2=$!
+	wait_out "$T/h2"
+	read -r h1 <"$T/h1"
+	read -r h2 h2c <"$T/h2"
+	r "$U" ipcs -m
+	want_line "$(mrow 0x005e1234 "$id" "$me" 600 8192 4)"
+	r "$U" ipcs -m -i "$id"
+	grep -q "^bytes=8192	lpid=[0-9]*	cpid=$cpid	nattch=4\$" "$T/out" || fail "ipcs -m -i nattch: [$out]"
+	apid=$(m atdt "$id") || fail "shmat+shmdt"
+	r "$U" ipcs -m -p
+	want_line "$(mpid "$id" "$apid")"
+	r "$U" ipcs -m -i "$id"
+	want_line "$(printf 'bytes=8192\tlpid=%s\tcpid=%s\tnattch=4' "$apid" "$cpid")"
+	grep -q "^att_time=$TIME24  \$" "$T/out" || fail "att_time: [$out]"
+	grep -q "^det_time=$TIME24  \$" "$T/out" || fail "det_time: [$out]"
+	r "$U" ipcs -m -t
+	grep -q "^$(printf '%-10s %-10.10s' "$id" "$me") $TIME16 $TIME16 $TIME16\$" "$T/out" ||
+		fail "ipcs -m -t: [$out]"
+	r "$U" ipcs -m -u
+	want_line "segments allocated 1"
+	want_line "pages allocated 2"
+	# SHM_LOCK: "locked", and SHM_LOCKED (02000) in the mode.
+	m ctl "$id" 11 || fail "SHM_LOCK"
+	r "$U" ipcs -m
+	want_line "$(mrow 0x005e1234 "$id" "$me" 600 8192 4 '' locked)"
+	r "$U" ipcs -m -i "$id"
+	want_line "$(printf 'mode=02600\taccess_perms=0600')"
+	r "$U" ipcs -m --json
+	"$PY" -c 'import json,sys; [m]=json.load(sys.stdin)["shared-memory"]; assert (m["nattch"], m["dest"], m["locked"], m["lpid"]) == (4, False, True, int(sys.argv[1])), m' \
+		"$apid" <"$T/out" || fail "--json locked: [$out]"
+	m ctl "$id" 12 || fail "SHM_UNLOCK"
+	r "$U" ipcs -m
+	want_line "$(mrow 0x005e1234 "$id" "$me" 600 8192 4)"
+	# IPC_RMID while attached: "dest", SHM_DEST (01000), the key given up.
+	m ctl "$id" 0 || fail "IPC_RMID"
+	r "$U" ipcs -m
+	want_line "$(mrow 0x00000000 "$id" "$me" 600 8192 4 dest)"
+	r "$U" ipcs -m -i "$id"
+	want_line "$(printf 'mode=01600\taccess_perms=0600')"
+	r "$U" ipcrm -M 0x5e1234
+	want_rc 1 "ipcrm -M of a removed key"
+	want_err "uipc ipcrm: invalid key (0x5e1234)"
+	# ipcrm -a removes it again, successfully, as util-linux on Linux.
+	r "$U" ipcrm -a -v
+	want_rc 0 "ipcrm -a with a removed segment"
+	want_out "removing shared memory segment id \`$id'"
+	want_err ""
+	# Each death detaches, and makes the dead process the last one.
+	kill "$h2c"
+	gone "$h2c"
+	r "$U" ipcs -m -p
+	want_line "$(mpid "$id" "$h2c")"
+	r "$U" ipcs -m
+	want_line "$(mrow 0x00000000 "$id" "$me" 600 8192 3 dest)"
+	kill "$h1"
+	wait "$j1"
+	r "$U" ipcs -m -i "$id"
+	want_line "$(printf 'bytes=8192\tlpid=%s\tcpid=%s\tnattch=1' "$h1" "$cpid")"
+	# The last detach frees it.
+	kill "$h2"
+	wait "$j2"
+	r "$U" ipcs -m
+	printf '\n------ Shared Memory Segments --------\n%s\n\n' "$MHEAD" >"$T/want"
+	want_file
+	r "$U" ipcs -m -u
+	want_line "segments allocated 0"
+	want_line "pages allocated 0"
+	r "$U" ipcs -m -i "$id"
+	want_err "uipc ipcs: id $id not found"
+	end
+else
+	skip shm_attach "no python3"
+fi
+
+begin shm_ipcrm
+clean
+a=$(mkm -M 1) b=$(mkm -M 2) c=$(mkm -M 3) d=$(mkm -M 4) || fail "ipcmk"
+kb=$(mkey_of "$b")
+r "$U" ipcrm -m "$a"
+want_rc 0 "ipcrm -m"
+want_out ""
+want_err ""
+[ -z "$(mkey_of "$a")" ] || fail "segment $a still listed"
+r "$U" ipcrm -m "$a"
+want_rc 1 "ipcrm -m removed id"
+want_err "uipc ipcrm: invalid id ($a)"
+r "$U" ipcrm --shmem-key="$kb"
+want_rc 0 "ipcrm -M"
+[ -z "$(mkey_of "$b")" ] || fail "segment $b still listed"
+r "$U" ipcrm -M "$kb"
+want_rc 1 "ipcrm -M removed key"
+want_err "uipc ipcrm: invalid key ($kb)"
+r "$U" ipcrm -M 0
+want_err "uipc ipcrm: illegal key (0)"
+r "$U" ipcrm --shmem-id=-5
+want_rc 1 "ipcrm --shmem-id=-5"
+want_err "uipc ipcrm: invalid id (-5)"
+r "$U" ipcrm shm "$c"
+want_rc 0 "ipcrm shm id"
+want_out "resource(s) deleted"
+r "$U" ipcrm shm "$c" "$d"
+want_rc 1 "ipcrm shm removed id"
+want_err "uipc ipcrm: invalid id ($c)"
+[ -z "$(mkey_of "$d")" ] || fail "ipcrm shm left $d"
+# -a: segments first, then semaphore sets, then queues, each in slot order.
+e=$(mkm -M 1) s1=$(mks -S 1) q=$(mkq) f=$(mkm -M 1) || fail "ipcmk"
+r "$U" ipcrm -v --all=shm
+want_rc 0 "ipcrm --all=shm"
+want_out "$(for i in $(by_slot "$e" "$f"); do echo "removing shared memory segment id \`$i'"; done)"
+[ -n "$(key_of "$q")" ] && [ -n "$(skey_of "$s1")" ] || fail "ipcrm --all=shm removed a queue or set"
+g=$(mkm -M 1) || fail "ipcmk"
+r "$U" ipcrm -a -v
+want_rc 0 "ipcrm -a"
+want_out "removing shared memory segment id \`$g'
+removing semaphore id \`$s1'
+removing message queue id \`$q'"
+end
+
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && nobody "$U" help >/dev/null 2>&1; then
+	begin shm_other_user
+	clean
+	a=$(mkm -M 100 -p 0600) b=$(mkm -M 1 -p 0604) || fail "ipcmk"
+	ka=$(mkey_of "$a") kb=$(mkey_of "$b")
+	r nobody "$U" ipcs -m
+	want_line "$(mrow "$ka" "$a" "$me" 600 100 0)"
+	want_line "$(mrow "$kb" "$b" "$me" 604 1 0)"
+	r nobody "$U" ipcs -m -i "$a"
+	want_rc 0 "ipcs -m -i as nobody"
+	want_line "$(printf 'mode=0600\taccess_perms=0600')"
+	r nobody "$U" ipcrm -m "$a"
+	want_rc 1 "ipcrm -m as nobody"
+	want_err "uipc ipcrm: permission denied for id ($a)"
+	# shmget(key, 0, 0) asks for no permission: the removal is refused.
+	r nobody "$U" ipcrm -M "$ka"
+	want_rc 1 "ipcrm -M as nobody"
+	want_err "uipc ipcrm: permission denied for key ($a)"
+	# ipcrm -a walks with SHM_STAT: the segment nobody cannot read is skipped.
+	r nobody "$U" ipcrm -a
+	want_rc 1 "ipcrm -a as nobody"
+	want_err "uipc ipcrm: permission denied for id ($b)"
+	[ -n "$(mkey_of "$a")" ] && [ -n "$(mkey_of "$b")" ] || fail "nobody removed a segment"
+	clean
+	end
+else
+	skip shm_other_user "not root, or no setpriv, or nobody cannot run $U"
+fi
+
+begin shm_limits
+clean
+r "$U" limits set shmmax=10000 shmall=5 shmmni=3
+want_rc 0 "limits set"
+r "$U" limits
+want_line "$(printf '%-8s %12s  %-6s  %s' shmmax 10000 set 'max seg size (bytes)')"
+want_line "$(printf '%-8s %12s  %-6s  %s' shmall 5 set 'max total shared memory (pages)')"
+want_line "$(printf '%-8s %12s  %-6s  %s' shmmni 3 set 'max number of segments')"
+want_line "$(printf '%-8s %12s  %-6s  %s' shmmin 1 kernel 'min seg size (bytes)')"
+printf '\n------ Shared Memory Limits --------\nmax number of segments = 3\nmax seg size (kbytes) = 9\nmax total shared memory (kbytes) = 20\nmin seg size (bytes) = 1\n\n' >"$T/want"
+r "$U" ipcs -m -l
+want_file
+printf '\n------ Shared Memory Limits --------\nmax number of segments = 3\nmax seg size (bytes) = 10000\nmax total shared memory (bytes) = 20480\nmin seg size (bytes) = 1\n\n' >"$T/want"
+r "$U" ipcs -m -l -b
+want_file
+printf '\n------ Shared Memory Limits --------\nmax number of segments = 3\nmax seg size = 9.8K\nmax total shared memory = 20K\nmin seg size = 1B\n\n' >"$T/want"
+r "$U" ipcs -m -l --human
+want_file
+r "$U" ipcmk -M 10001
+want_rc 1 "ipcmk beyond shmmax"
+want_err "uipc ipcmk: create share memory failed: Invalid argument"
+mkm -M 10000 >/dev/null || fail "ipcmk -M 10000"
+r "$U" ipcmk -M 8193
+want_rc 1 "ipcmk beyond shmall"
+want_err "uipc ipcmk: create share memory failed: No space left on device"
+mkm -M 1 >/dev/null && mkm -M 1 >/dev/null || fail "ipcmk -M 1"
+r "$U" ipcmk -M 1
+want_rc 1 "ipcmk beyond shmmni"
+want_err "uipc ipcmk: create share memory failed: No space left on device"
+r "$U" limits set shmmni=5
+r "$U" ipcmk -M 1
+want_err "uipc ipcmk: create share memory failed: No space left on device"
+r "$U" ipcs -m -u
+want_line "segments allocated 3"
+want_line "pages allocated 5"
+if [ -n "$PY" ]; then
+	r "$U" ipcs -m -l --json
+	"$PY" -c 'import json,sys; d=json.load(sys.stdin); assert d == {"shared-memory-limits": {"shmmni": 5, "shmmax": 10000, "shmall": 5, "shmmin": 1}}, d' \
+		<"$T/out" || fail "ipcs -m -l --json: [$out]"
+fi
+# shmall is in pages: util-linux's product saturates.
+r "$U" limits set shmall=4503599627370496
+r "$U" ipcs -m -l
+want_line "max total shared memory (kbytes) = 18014398509481984"
+r "$U" ipcs -m -l -b
+want_line "max total shared memory (bytes) = 18446744073709547520"
+r "$U" limits set shmmin=2
+want_rc 1 "limits set shmmin=2"
+clean
+r "$U" limits set shmmax=kernel shmall=default shmmni=kernel
+want_rc 0 "limits set kernel"
+r "$U" limits
+[ "$(grep -c '^shm[a-z]*  *[0-9]*  kernel  ' "$T/out")" = 4 ] || fail "shm limits not unset: [$out]"
 end
 
 # ---- run ----

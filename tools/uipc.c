@@ -15,9 +15,13 @@
  * semaphores of a set for "ipcs -s -i".  Where util-linux reads /proc, it
  * sees every object whatever its permissions, and so do the *_STAT_ANY
  * commands; where it uses MSG_STAT or SEM_STAT ("ipcrm -a"), so do we.
- * uipc has no shared memory yet: its sections are printed as util-linux
- * prints them for a kernel without segments, and "unable to fetch shared
- * memory limits" under -l.
+ * Shared memory the same way: shmctl(0, SHM_INFO) gives the highest slot
+ * and the status summary, SHM_STAT_ANY each segment (its nattch, and the
+ * SHM_DEST and SHM_LOCKED bits of its mode for the status column, as
+ * /proc/sysvipc/shm shows them to util-linux), IPC_INFO the limits (which
+ * util-linux reads in /proc/sys/kernel/shm*).  "ipcmk -M" takes the sizes
+ * util-linux's strtosize() takes ("1.5K", "10KiB", "10KB", "0x1000"), with
+ * its rounding.
  *
  * "uipc run" puts libuipc-preload.so in front of LD_PRELOAD and execs the
  * program.  The library is looked for next to this binary (the build tree),
@@ -25,6 +29,7 @@
  */
 #include "uipc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -45,6 +50,9 @@
 #endif
 #ifndef SEM_STAT_ANY
 #define SEM_STAT_ANY 20
+#endif
+#ifndef SHM_STAT_ANY
+#define SHM_STAT_ANY 15
 #endif
 
 static const char *prog = "uipc";	/* "uipc ipcs" etc. once a command runs */
@@ -86,7 +94,8 @@ static int parse_int(const char *s, const char *what)
 
 /* ---- sizes, names, JSON ---- */
 
-enum unit { UNIT_DEFAULT, UNIT_BYTES, UNIT_HUMAN };
+/* UNIT_KB: the default of "max seg size" under ipcs -m -l. */
+enum unit { UNIT_DEFAULT, UNIT_BYTES, UNIT_HUMAN, UNIT_KB };
 
 /* util-linux's size_to_human_string(SIZE_SUFFIX_1LETTER): "0B", "1.5K", "16E". */
 static void human_size(char *buf, size_t len, uint64_t bytes)
@@ -117,7 +126,10 @@ static void human_size(char *buf, size_t len, uint64_t bytes)
 		snprintf(buf, len, "%u%c", (unsigned)dec, "BKMGTPE"[exp / 10]);
 }
 
-/* util-linux's ipc_print_size(): "label (bytes) = N", "label = 8K", "label=N". */
+/*
+ * util-linux's ipc_print_size(): "label (bytes) = N", "label (kbytes) = N/1024",
+ * "label = 8K", "label=N".
+ */
 static void print_size(enum unit unit, const char *label, uint64_t size,
 		       const char *end, int width)
 {
@@ -127,13 +139,15 @@ static void print_size(enum unit unit, const char *label, uint64_t size,
 		fputs(label, stdout);
 	else if (label && unit == UNIT_BYTES)
 		printf("%s (bytes) = ", label);
+	else if (label && unit == UNIT_KB)
+		printf("%s (kbytes) = ", label);
 	else if (label)
 		printf("%s = ", label);
 	if (unit == UNIT_HUMAN) {
 		human_size(buf, sizeof(buf), size);
 		printf("%*s", width, buf);
 	} else {
-		printf("%*" PRIu64, width, size);
+		printf("%*" PRIu64, width, unit == UNIT_KB ? size / 1024 : size);
 	}
 	if (end)
 		fputs(end, stdout);
@@ -207,52 +221,65 @@ union semun {
 	struct seminfo *__buf;
 };
 
+/* What IPC_INFO and MSG_INFO, SEM_INFO or SHM_INFO fill in. */
 union ipc_info {
 	struct msginfo msg;
 	struct seminfo sem;
+	struct shminfo shm;		/* shmctl(IPC_INFO) */
+	struct shm_info shm_status;	/* shmctl(SHM_INFO) */
 };
 
-/* One queue or semaphore set, as MSG_STAT or SEM_STAT fill it in. */
+/* One queue, semaphore set or segment, as MSG_STAT, SEM_STAT or SHM_STAT fill it in. */
 struct obj {
 	int id;
 	union {
 		struct msqid_ds msg;
 		struct semid_ds sem;
+		struct shmid_ds shm;
 	} ds;
 };
 
-/* msgctl(0, cmd) or semctl(0, 0, cmd) for IPC_INFO, MSG_INFO or SEM_INFO. */
+/* The *_INFO command of kind k. */
+static const int info_cmds[] = { SHM_INFO, MSG_INFO, SEM_INFO };
+
+/* msgctl(0, cmd), semctl(0, 0, cmd) or shmctl(0, cmd) for IPC_INFO or info_cmds[k]. */
 static int get_info(enum kind k, int cmd, union ipc_info *info)
 {
 	if (k == K_MSG)
 		return uipc_msgctl(0, cmd, (struct msqid_ds *)(void *)&info->msg);
+	if (k == K_SHM)
+		return uipc_shmctl(0, cmd, (struct shmid_ds *)(void *)&info->shm);
 	return uipc_semctl(0, 0, cmd, (union semun){ .__buf = &info->sem });
 }
 
 /*
- * Every object of kind k (K_MSG or K_SEM) in the root, in slot order, into
- * *out (free it).  MSG_INFO or SEM_INFO give the highest slot in use;
- * MSG_STAT_ANY or SEM_STAT_ANY on each slot the id and state of the object
- * there (EINVAL: a free slot).  With readable_only, MSG_STAT or SEM_STAT
- * instead, which skip the objects the caller may not read, as util-linux's
- * "ipcrm -a" walks them.  Returns the count, or exits.
+ * Every object of kind k (not K_ALL) in the root, in slot order, into *out
+ * (free it).  MSG_INFO, SEM_INFO or SHM_INFO give the highest slot in use;
+ * MSG_STAT_ANY, SEM_STAT_ANY or SHM_STAT_ANY on each slot the id and state of
+ * the object there (EINVAL: a free slot).  With readable_only, MSG_STAT,
+ * SEM_STAT or SHM_STAT instead, which skip the objects the caller may not
+ * read, as util-linux's "ipcrm -a" walks them.  Returns the count, or exits.
  */
 static int collect(enum kind k, int readable_only, struct obj **out)
 {
+	static const char *const what[] = {
+		"shared memory segments", "message queues", "semaphore sets"
+	};
 	union ipc_info info;
 	struct obj *v;
 	int max, i, id, n = 0;
 
-	max = get_info(k, k == K_MSG ? MSG_INFO : SEM_INFO, &info);
+	max = get_info(k, info_cmds[k], &info);
 	if (max < 0)
-		die("cannot list %s in %s: %s", k == K_MSG ? "message queues" : "semaphore sets",
-		    uipc_root(), strerror(errno));
+		die("cannot list %s in %s: %s", what[k], uipc_root(), strerror(errno));
 	v = calloc((size_t)max + 1, sizeof(*v));
 	if (!v)
 		die("out of memory");
 	for (i = 0; i <= max; i++) {
 		if (k == K_MSG)
 			id = uipc_msgctl(i, readable_only ? MSG_STAT : MSG_STAT_ANY, &v[n].ds.msg);
+		else if (k == K_SHM)
+			id = uipc_shmctl(i, readable_only ? SHM_STAT : SHM_STAT_ANY, &v[n].ds.shm);
 		else
 			id = uipc_semctl(i, 0, readable_only ? SEM_STAT : SEM_STAT_ANY,
 					 (union semun){ .buf = &v[n].ds.sem });
@@ -420,39 +447,119 @@ static int ipcs_msg(const struct ipcs_opts *o)
 	return 0;
 }
 
-/* The sections util-linux prints for shared memory with no segments. */
-static void ipcs_shm(const struct ipcs_opts *o)
+/* x * m, or the largest multiple of m when that overflows, as util-linux. */
+static uint64_t mul_clamped(uint64_t x, uint64_t m)
 {
+	uint64_t r = x * m;
+
+	if (x && r / x != m)
+		r = UINT64_MAX - UINT64_MAX % m;
+	return r;
+}
+
+/*
+ * The shared memory section of ipcs output, as util-linux's do_shm(): -l
+ * prints the segment size in kbytes by default and shmall (pages) as kbytes
+ * or bytes; -p prints the creator's and the last shmat/shmdt's pids.
+ */
+static int ipcs_shm(const struct ipcs_opts *o)
+{
+	union ipc_info info;
+	struct obj *v;
+	char ub[NAME_LEN];
+	int i, n;
+
+	if (o->format == F_LIMITS) {
+		const struct shminfo *si = &info.shm;
+		uint64_t pgsz = (uint64_t)getpagesize();
+
+		if (get_info(K_SHM, IPC_INFO, &info) < 0) {
+			complain("IPC_INFO: %s", strerror(errno));
+			printf("unable to fetch shared memory limits\n");
+			return 1;
+		}
+		printf("------ Shared Memory Limits --------\n");
+		printf("max number of segments = %ju\n", (uintmax_t)si->shmmni);
+		print_size(o->unit ? o->unit : UNIT_KB, "max seg size", si->shmmax, "\n", 0);
+		if (o->unit == UNIT_DEFAULT)
+			print_size(UNIT_DEFAULT, "max total shared memory (kbytes)",
+				   mul_clamped(si->shmall, pgsz / 1024), "\n", 0);
+		else
+			print_size(o->unit, "max total shared memory",
+				   mul_clamped(si->shmall, pgsz), "\n", 0);
+		print_size(o->unit ? o->unit : UNIT_BYTES, "min seg size", si->shmmin, "\n", 0);
+		return 0;
+	}
+	if (o->format == F_STATUS) {
+		const struct shm_info *st = &info.shm_status;
+
+		if (get_info(K_SHM, SHM_INFO, &info) < 0) {
+			complain("SHM_INFO: %s", strerror(errno));
+			return 1;
+		}
+		printf("------ Shared Memory Status --------\n");
+		printf("segments allocated %d\npages allocated %ld\npages resident  %ld\n"
+		       "pages swapped   %ld\nSwap performance: %ld attempts\t %ld successes\n",
+		       st->used_ids, (long)st->shm_tot, (long)st->shm_rss, (long)st->shm_swp,
+		       (long)st->swap_attempts, (long)st->swap_successes);
+		return 0;
+	}
 	switch (o->format) {
-	case F_LIMITS:
-		printf("unable to fetch shared memory limits\n");
-		return;
-	case F_STATUS:
-		printf("------ Shared Memory Status --------\n"
-		       "segments allocated 0\npages allocated 0\npages resident  0\n"
-		       "pages swapped   0\nSwap performance: 0 attempts\t 0 successes\n");
-		return;
 	case F_CREATOR:
 		printf("------ Shared Memory Segment Creators/Owners --------\n");
 		printf("%-10s %-10s %-10s %-10s %-10s %-10s\n",
 		       "shmid", "perms", "cuid", "cgid", "uid", "gid");
-		return;
+		break;
 	case F_TIME:
 		printf("------ Shared Memory Attach/Detach/Change Times --------\n");
 		printf("%-10s %-10s %-20s %-20s %-20s\n",
 		       "shmid", "owner", "attached", "detached", "changed");
-		return;
+		break;
 	case F_PID:
 		printf("------ Shared Memory Creator/Last-op PIDs --------\n");
 		printf("%-10s %-10s %-10s %-10s\n", "shmid", "owner", "cpid", "lpid");
-		return;
+		break;
 	default:
 		printf("------ Shared Memory Segments --------\n");
 		printf("%-10s %-10s %-10s %-10s %-10s %-10s %-12s\n", "key", "shmid",
 		       "owner", "perms", o->unit == UNIT_HUMAN ? "size" : "bytes",
 		       "nattch", "status");
-		return;
+		break;
 	}
+	n = collect(K_SHM, 0, &v);
+	for (i = 0; i < n; i++) {
+		const struct shmid_ds *d = &v[i].ds.shm;
+		const char *owner = user_name(d->shm_perm.uid, ub, sizeof(ub));
+
+		switch (o->format) {
+		case F_CREATOR:
+			print_perms(v[i].id, &d->shm_perm);
+			break;
+		case F_TIME:
+			printf("%-10d %-10.10s", v[i].id, owner);
+			printf(" %-20.16s", ctime16(d->shm_atime));
+			printf(" %-20.16s", ctime16(d->shm_dtime));
+			printf(" %-20.16s\n", ctime16(d->shm_ctime));
+			break;
+		case F_PID:
+			printf("%-10d %-10.10s %-10u %-10u\n", v[i].id, owner,
+			       (unsigned)d->shm_cpid, (unsigned)d->shm_lpid);
+			break;
+		default:
+			printf("0x%08x %-10d %-10.10s %-10o ", (unsigned)d->shm_perm.__key,
+			       v[i].id, owner, d->shm_perm.mode & 0777);
+			if (o->unit == UNIT_HUMAN)
+				print_size(o->unit, NULL, d->shm_segsz, "    ", 6);
+			else
+				print_size(o->unit, NULL, d->shm_segsz, NULL, -10);
+			printf(" %-10ju %-6s %-6s\n", (uintmax_t)d->shm_nattch,
+			       d->shm_perm.mode & SHM_DEST ? "dest" : " ",
+			       d->shm_perm.mode & SHM_LOCKED ? "locked" : " ");
+			break;
+		}
+	}
+	free(v);
+	return 0;
 }
 
 /*
@@ -560,6 +667,26 @@ static int ipcs_msg_id(const struct ipcs_opts *o, const struct obj *q)
 	return 0;
 }
 
+/* ipcs -m -i id: details of one segment, as util-linux's print_shm(). */
+static int ipcs_shm_id(const struct ipcs_opts *o, const struct obj *m)
+{
+	const struct shmid_ds *d = &m->ds.shm;
+	time_t ct = d->shm_ctime;
+
+	printf("\nShared memory Segment shmid=%d\n", m->id);
+	printf("uid=%u\tgid=%u\tcuid=%u\tcgid=%u\n", d->shm_perm.uid, d->shm_perm.gid,
+	       d->shm_perm.cuid, d->shm_perm.cgid);
+	printf("mode=%#o\taccess_perms=%#o\n", d->shm_perm.mode, d->shm_perm.mode & 0777);
+	print_size(o->unit, o->unit == UNIT_HUMAN ? "size=" : "bytes=", d->shm_segsz, "\t", 0);
+	printf("lpid=%u\tcpid=%u\tnattch=%ju\n", (unsigned)d->shm_lpid, (unsigned)d->shm_cpid,
+	       (uintmax_t)d->shm_nattch);
+	printf("att_time=%-26.24s\n", ctime24(d->shm_atime));
+	printf("det_time=%-26.24s\n", ctime24(d->shm_dtime));
+	printf("change_time=%-26.24s\n", ctime(&ct));	/* even 0: util-linux does */
+	printf("\n");
+	return 0;
+}
+
 /* ipcs -s -i id: details of one set and its semaphores, as print_sem(). */
 static int ipcs_sem_id(const struct obj *s)
 {
@@ -630,14 +757,33 @@ static void json_sem(const struct obj *s, const struct sem_elem *e)
 	printf("}");
 }
 
+static void json_shm(const struct obj *m)
+{
+	const struct shmid_ds *d = &m->ds.shm;
+
+	json_perm(m->id, &d->shm_perm);
+	printf(", \"bytes\": %ju, \"nattch\": %ju, \"dest\": %s, \"locked\": %s",
+	       (uintmax_t)d->shm_segsz, (uintmax_t)d->shm_nattch,
+	       d->shm_perm.mode & SHM_DEST ? "true" : "false",
+	       d->shm_perm.mode & SHM_LOCKED ? "true" : "false");
+	printf(", \"cpid\": %d, \"lpid\": %d", d->shm_cpid, d->shm_lpid);
+	json_time("attach-time", d->shm_atime);
+	json_time("detach-time", d->shm_dtime);
+	json_time("change-time", d->shm_ctime);
+	printf("}");
+}
+
 /*
- * The --json member of one kind after sep: "messages" or "semaphores", or
- * their -l or -u forms.  Under -s -i the set's semaphores are fetched before
- * anything is printed, as in text, since the caller may not read them.
+ * The --json member of one kind after sep: "messages", "shared-memory" or
+ * "semaphores", or their -l or -u forms.  Under -s -i the set's semaphores
+ * are fetched before anything is printed, as in text, since the caller may
+ * not read them.
  */
 static void json_kind(enum kind k, const struct ipcs_opts *o, const char *sep)
 {
-	const char *name = k == K_MSG ? "messages" : "semaphores";
+	static const char *const names[] = { "shared-memory", "messages", "semaphores" };
+	static const char *const info_names[] = { "SHM_INFO", "MSG_INFO", "SEM_INFO" };
+	const char *name = names[k];
 	struct sem_elem *e = NULL;
 	union ipc_info info;
 	struct obj *v;
@@ -649,6 +795,11 @@ static void json_kind(enum kind k, const struct ipcs_opts *o, const char *sep)
 		if (k == K_MSG)
 			printf("%s\n  \"message-limits\": {\"msgmni\": %d, \"msgmax\": %d, \"msgmnb\": %d}",
 			       sep, info.msg.msgmni, info.msg.msgmax, info.msg.msgmnb);
+		else if (k == K_SHM)
+			printf("%s\n  \"shared-memory-limits\": {\"shmmni\": %ju, \"shmmax\": %ju, "
+			       "\"shmall\": %ju, \"shmmin\": %ju}", sep, (uintmax_t)info.shm.shmmni,
+			       (uintmax_t)info.shm.shmmax, (uintmax_t)info.shm.shmall,
+			       (uintmax_t)info.shm.shmmin);
 		else
 			printf("%s\n  \"semaphores-limits\": {\"semmni\": %d, \"semmsl\": %d, "
 			       "\"semmns\": %d, \"semopm\": %d, \"semvmx\": %d}", sep, info.sem.semmni,
@@ -656,11 +807,16 @@ static void json_kind(enum kind k, const struct ipcs_opts *o, const char *sep)
 		return;
 	}
 	if (o->format == F_STATUS) {
-		if (get_info(k, k == K_MSG ? MSG_INFO : SEM_INFO, &info) < 0)
-			die("%s: %s", k == K_MSG ? "MSG_INFO" : "SEM_INFO", strerror(errno));
+		if (get_info(k, info_cmds[k], &info) < 0)
+			die("%s: %s", info_names[k], strerror(errno));
 		if (k == K_MSG)
 			printf("%s\n  \"message-status\": {\"queues\": %d, \"headers\": %d, \"bytes\": %d}",
 			       sep, info.msg.msgpool, info.msg.msgmap, info.msg.msgtql);
+		else if (k == K_SHM)
+			printf("%s\n  \"shared-memory-status\": {\"segments\": %d, \"pages\": %ju, "
+			       "\"resident\": %ju, \"swapped\": %ju}", sep, info.shm_status.used_ids,
+			       (uintmax_t)info.shm_status.shm_tot, (uintmax_t)info.shm_status.shm_rss,
+			       (uintmax_t)info.shm_status.shm_swp);
 		else
 			printf("%s\n  \"semaphores-status\": {\"arrays\": %d, \"semaphores\": %d}",
 			       sep, info.sem.semusz, info.sem.semaem);
@@ -677,6 +833,8 @@ static void json_kind(enum kind k, const struct ipcs_opts *o, const char *sep)
 		printf("%s\n", first ? "" : ",");
 		if (k == K_MSG)
 			json_msq(&v[i]);
+		else if (k == K_SHM)
+			json_shm(&v[i]);
 		else
 			json_sem(&v[i], e);
 		first = 0;
@@ -696,10 +854,7 @@ static int ipcs_json(const struct ipcs_opts *o)
 		sep = ",";
 	}
 	if (o->shm) {
-		printf("%s\n  \"shared-memory%s\": %s", sep,
-		       o->format == F_LIMITS ? "-limits" : o->format == F_STATUS ? "-status" : "",
-		       o->format == F_LIMITS ? "null" : o->format == F_STATUS ?
-		       "{\"segments\": 0, \"pages\": 0, \"resident\": 0, \"swapped\": 0}" : "[]");
+		json_kind(K_SHM, o, sep);
 		sep = ",";
 	}
 	if (o->sem)
@@ -713,7 +868,7 @@ static int ipcs_one(const struct ipcs_opts *o)
 {
 	enum kind k = o->msg ? K_MSG : o->sem ? K_SEM : K_SHM;
 	struct obj *v = NULL;
-	int i, n = k == K_SHM ? 0 : collect(k, 0, &v), rc = 0;
+	int i, n = collect(k, 0, &v), rc = 0;
 
 	for (i = 0; i < n && v[i].id != o->id; i++)
 		;
@@ -721,6 +876,8 @@ static int ipcs_one(const struct ipcs_opts *o)
 		complain("id %d not found", o->id);
 	else if (k == K_MSG)
 		rc = ipcs_msg_id(o, &v[i]);
+	else if (k == K_SHM)
+		rc = ipcs_shm_id(o, &v[i]);
 	else
 		rc = ipcs_sem_id(&v[i]);
 	free(v);
@@ -785,7 +942,7 @@ static int cmd_ipcs(int argc, char **argv)
 		printf("\n");
 	}
 	if (o.shm) {
-		ipcs_shm(&o);
+		rc |= ipcs_shm(&o);
 		printf("\n");
 	}
 	if (o.sem) {
@@ -798,10 +955,11 @@ static int cmd_ipcs(int argc, char **argv)
 /* ---- ipcmk ---- */
 
 /*
- * A new queue or set (nsems semaphores) with a fresh random key, or -1 with
- * errno.  util-linux may hit an existing key; IPC_EXCL makes sure we do not.
+ * A new queue, set (of size semaphores) or segment (of size bytes) with a
+ * fresh random key, or -1 with errno.  util-linux may hit an existing key;
+ * IPC_EXCL makes sure we do not.
  */
-static int create(enum kind k, int nsems, int mode)
+static int create(enum kind k, uintmax_t size, int mode)
 {
 	int id, tries;
 
@@ -814,11 +972,126 @@ static int create(enum kind k, int nsems, int mode)
 			continue;
 		if (k == K_MSG)
 			id = uipc_msgget(key, mode | IPC_CREAT | IPC_EXCL);
+		else if (k == K_SHM)
+			id = uipc_shmget(key, (size_t)size, mode | IPC_CREAT | IPC_EXCL);
 		else
-			id = uipc_semget(key, nsems, mode | IPC_CREAT | IPC_EXCL);
+			id = uipc_semget(key, (int)size, mode | IPC_CREAT | IPC_EXCL);
 		if (id >= 0 || errno != EEXIST || tries == 100)
 			return id;
 	}
+}
+
+/* x *= base^power, or -ERANGE. */
+static int scale(uintmax_t *x, unsigned base, int power)
+{
+	while (power--) {
+		if (UINTMAX_MAX / base < *x)
+			return -ERANGE;
+		*x *= base;
+	}
+	return 0;
+}
+
+/*
+ * util-linux's parse_size() (strtosize()), quirks included: a number (base
+ * 0: "0x1000" and "010" too) with an optional fraction and one suffix,
+ * K M G T P E Z Y (or k m g ...) for powers of 1024, KiB for the same, KB
+ * for powers of 1000.  The fraction is added digit by digit, each as
+ * unit / (divisor / digit) rounded down, and util-linux's divisor is one
+ * power of ten short when the digits after the leading zeros are exactly a
+ * power of ten ("1.10K" is 2048 bytes): the same here.  0 or -errno.
+ */
+static int parse_size(const char *str, uintmax_t *res)
+{
+	static const char suf[] = "KMGTPEZY", suf2[] = "kmgtpezy";
+	uintmax_t x, frac = 0;
+	unsigned base = 1024;
+	int rc, pwr, frac_zeros = 0;
+	const char *p = str, *q, *sp;
+	char *end;
+
+	*res = 0;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!*str || *p == '-')
+		return -EINVAL;
+	errno = 0;
+	x = strtoumax(str, &end, 0);
+	q = p + (*p == '+');
+	if (q[0] == '0' && (q[1] == 'b' || q[1] == 'B'))	/* C23's binary: not util-linux's */
+		x = 0, end = (char *)q + 1, errno = 0;
+	if (end == str || (errno && (x == UINTMAX_MAX || x == 0)))
+		return errno ? -errno : -EINVAL;
+	if (!*end)
+		goto done;
+	p = end;
+	for (;;) {	/* the suffix, after a fraction */
+		if (p[1] == 'i' && (p[2] == 'B' || p[2] == 'b') && !p[3]) {
+			base = 1024;
+		} else if ((p[1] == 'B' || p[1] == 'b') && !p[2]) {
+			base = 1000;
+		} else if (p[1]) {
+			const char *fstr;
+
+			if (frac || *p != '.')
+				return -EINVAL;
+			for (p++; *p == '0'; p++)
+				frac_zeros++;
+			fstr = p;
+			if (isdigit((unsigned char)*fstr)) {
+				errno = 0;
+				frac = strtoumax(fstr, &end, 0);
+				if (end == fstr || (errno && (frac == UINTMAX_MAX || frac == 0)))
+					return errno ? -errno : -EINVAL;
+			} else {
+				end = (char *)p;
+			}
+			if (!*end)	/* a fraction without a suffix */
+				return -EINVAL;
+			p = end;
+			continue;
+		}
+		break;
+	}
+	if ((sp = strchr(suf, *p)) != NULL)
+		pwr = (int)(sp - suf) + 1;
+	else if ((sp = strchr(suf2, *p)) != NULL)
+		pwr = (int)(sp - suf2) + 1;
+	else
+		return -EINVAL;
+	rc = scale(&x, base, pwr);
+	if (frac) {
+		uintmax_t frac_div = 10, frac_poz = 1, frac_base = 1;
+		int i;
+
+		scale(&frac_base, base, pwr);
+		while (frac_div < frac) {
+			if (frac_div <= UINTMAX_MAX / 10)
+				frac_div *= 10;
+			else
+				frac /= 10;
+		}
+		for (i = 0; i < frac_zeros; i++) {
+			if (frac_div <= UINTMAX_MAX / 10)
+				frac_div *= 10;
+			else
+				frac /= 10;
+		}
+		do {
+			unsigned seg = (unsigned)(frac % 10);
+			uintmax_t seg_div = frac_div / frac_poz;
+
+			frac /= 10;
+			frac_poz *= 10;
+			if (seg && seg_div / seg)
+				x += frac_base / (seg_div / seg);
+		} while (frac);
+	}
+	if (rc < 0)
+		return rc;
+done:
+	*res = x;
+	return 0;
 }
 
 static int cmd_ipcmk(int argc, char **argv)
@@ -832,12 +1105,17 @@ static int cmd_ipcmk(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	int c, mode = 0644, msg = 0, shm = 0, sem = 0, nsems = 0, id;
+	uintmax_t size = 0;
 	unsigned long m;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "M:S:Qp:h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'M': shm = 1; break;
+		case 'M':
+			if ((errno = -parse_size(optarg, &size)) != 0)
+				die("failed to parse size: '%s': %s", optarg, strerror(errno));
+			shm = 1;
+			break;
 		case 'S':
 			nsems = parse_int(optarg, "failed to parse elements");
 			sem = 1;
@@ -859,15 +1137,18 @@ static int cmd_ipcmk(int argc, char **argv)
 	if (!msg && !shm && !sem)
 		usage_error("bad usage");
 	/* util-linux's order: shared memory, queue, semaphores. */
-	if (shm)	/* before creating anything */
-		die("create share memory failed: %s", strerror(ENOSYS));
+	if (shm) {
+		if ((id = create(K_SHM, size, mode)) < 0)
+			die("create share memory failed: %s", strerror(errno));
+		printf("Shared memory id: %d\n", id);
+	}
 	if (msg) {
 		if ((id = create(K_MSG, 0, mode)) < 0)
 			die("create message queue failed: %s", strerror(errno));
 		printf("Message queue id: %d\n", id);
 	}
 	if (sem) {
-		if ((id = create(K_SEM, nsems, mode)) < 0)
+		if ((id = create(K_SEM, (uintmax_t)nsems, mode)) < 0)
 			die("create semaphore failed: %s", strerror(errno));
 		printf("Semaphore id: %d\n", id);
 	}
@@ -890,7 +1171,7 @@ static int rm_id(enum kind k, int iskey, int id, int verbose)
 	else if (k == K_SEM)
 		r = uipc_semctl(id, 0, IPC_RMID, (union semun){ .val = 0 });
 	else
-		errno = EINVAL;	/* uipc has no shared memory yet */
+		r = uipc_shmctl(id, IPC_RMID, NULL);
 	if (r == 0)
 		return 0;
 	switch (errno) {
@@ -929,7 +1210,7 @@ static int key_to_id(enum kind k, const char *s)
 	else if (k == K_SEM)
 		id = uipc_semget(key, 0, 0);
 	else
-		errno = ENOENT;
+		id = uipc_shmget(key, 0, 0);
 	if (id >= 0)
 		return id;
 	switch (errno) {
@@ -943,13 +1224,14 @@ static int key_to_id(enum kind k, const char *s)
 }
 
 /*
- * ipcrm -a: as util-linux, semaphore sets then queues (shared memory would
- * come first), each walked with SEM_STAT or MSG_STAT, so that what the
- * caller may not even read is left alone without a message.
+ * ipcrm -a: as util-linux, segments, semaphore sets, then queues, each
+ * walked with SHM_STAT, SEM_STAT or MSG_STAT, so that what the caller may
+ * not even read is left alone without a message.  A segment removed but
+ * still attached is listed, and removed again (its key is already gone).
  */
 static int rm_all(enum kind all, int verbose)
 {
-	static const enum kind order[] = { K_SEM, K_MSG };
+	static const enum kind order[] = { K_SHM, K_SEM, K_MSG };
 	struct obj *v;
 	size_t k;
 	int i, n, ret = 0;
@@ -1044,17 +1326,23 @@ static int cmd_ipcrm(int argc, char **argv)
 
 /* ---- limits ---- */
 
+/* ulong: the kernel's is an unsigned long, which uipc_limit_get() returns as its bits. */
 static const struct {
 	const char *name, *desc;
+	int ulong;
 } limits[] = {
-	{ "msgmax", "max size of message (bytes)" },
-	{ "msgmnb", "default max size of queue (bytes)" },
-	{ "msgmni", "max queues system wide" },
-	{ "semmsl", "max semaphores per array" },
-	{ "semmns", "max semaphores system wide" },
-	{ "semopm", "max ops per semop call" },
-	{ "semmni", "max number of arrays" },
-	{ "semvmx", "semaphore max value" },
+	{ "msgmax", "max size of message (bytes)", 0 },
+	{ "msgmnb", "default max size of queue (bytes)", 0 },
+	{ "msgmni", "max queues system wide", 0 },
+	{ "semmsl", "max semaphores per array", 0 },
+	{ "semmns", "max semaphores system wide", 0 },
+	{ "semopm", "max ops per semop call", 0 },
+	{ "semmni", "max number of arrays", 0 },
+	{ "semvmx", "semaphore max value", 0 },
+	{ "shmmax", "max seg size (bytes)", 1 },
+	{ "shmall", "max total shared memory (pages)", 1 },
+	{ "shmmni", "max number of segments", 0 },
+	{ "shmmin", "min seg size (bytes)", 0 },
 };
 
 static int limits_set(int argc, char **argv)
@@ -1109,8 +1397,12 @@ static int cmd_limits(int argc, char **argv)
 
 		if (uipc_limit_get(limits[l].name, &v, &set) < 0)
 			die("cannot read %s: %s", limits[l].name, strerror(errno));
-		printf("%-8s %12lld  %-6s  %s\n", limits[l].name, v,
-		       set ? "set" : "kernel", limits[l].desc);
+		if (limits[l].ulong)
+			printf("%-8s %12llu  %-6s  %s\n", limits[l].name, (unsigned long long)v,
+			       set ? "set" : "kernel", limits[l].desc);
+		else
+			printf("%-8s %12lld  %-6s  %s\n", limits[l].name, v,
+			       set ? "set" : "kernel", limits[l].desc);
 	}
 	return 0;
 }
@@ -1194,7 +1486,7 @@ static const struct command {
 	  " uipc ipcs [-q|-m|-s|-a]... [-t|-p|-c|-l|-u] [-b|--human] [--json]\n"
 	  " uipc ipcs -q|-m|-s -i <id> [-b|--human] [--json]\n"
 	  "   Show the IPC objects of the root, as ipcs(1): -q message queues, -m shared\n"
-	  "   memory (uipc has none yet), -s semaphore sets, -a all three (the default);\n"
+	  "   memory segments, -s semaphore sets, -a all three (the default);\n"
 	  "   -i, --id <id> one object (a set with its semaphores); -t, --time times;\n"
 	  "   -p, --pid PIDs; -c, --creator creator and owner; -l, --limits limits;\n"
 	  "   -u, --summary status; -b, --bytes sizes in bytes; --human sizes as 1.5K.\n"
@@ -1202,23 +1494,27 @@ static const struct command {
 	  "     \"messages\": [{\"key\": \"0x1234abcd\", \"id\", \"owner\" (a name), \"perms\": \"644\",\n"
 	  "       \"uid\", \"gid\", \"cuid\", \"cgid\", \"used-bytes\", \"messages\", \"qbytes\",\n"
 	  "       \"lspid\", \"lrpid\", \"send-time\", \"recv-time\", \"change-time\"}, ...]\n"
+	  "     \"shared-memory\": [{\"key\", \"id\", \"owner\", \"perms\", \"uid\", \"gid\", \"cuid\",\n"
+	  "       \"cgid\", \"bytes\", \"nattch\", \"dest\" and \"locked\" (true or false), \"cpid\",\n"
+	  "       \"lpid\", \"attach-time\", \"detach-time\", \"change-time\"}, ...]\n"
 	  "     \"semaphores\": [{\"key\", \"id\", \"owner\", \"perms\", \"uid\", \"gid\", \"cuid\",\n"
 	  "       \"cgid\", \"nsems\", \"op-time\", \"change-time\"}, ...], with -i also\n"
 	  "       \"elements\": [{\"semnum\", \"value\", \"ncount\", \"zcount\", \"pid\"}, ...]\n"
 	  "     (numbers; times in seconds since the epoch, null if never)\n"
-	  "     \"shared-memory\": []  (none in uipc yet)\n"
 	  "     with -l: \"message-limits\": {\"msgmni\", \"msgmax\", \"msgmnb\"},\n"
-	  "       \"shared-memory-limits\": null, \"semaphores-limits\": {\"semmni\",\n"
-	  "       \"semmsl\", \"semmns\", \"semopm\", \"semvmx\"}\n"
+	  "       \"shared-memory-limits\": {\"shmmni\", \"shmmax\" (bytes), \"shmall\" (pages),\n"
+	  "       \"shmmin\"}, \"semaphores-limits\": {\"semmni\", \"semmsl\", \"semmns\",\n"
+	  "       \"semopm\", \"semvmx\"}\n"
 	  "     with -u: \"message-status\": {\"queues\", \"headers\", \"bytes\"},\n"
-	  "       \"shared-memory-status\": {...}, \"semaphores-status\": {\"arrays\",\n"
-	  "       \"semaphores\"}\n"
+	  "       \"shared-memory-status\": {\"segments\", \"pages\", \"resident\", \"swapped\"},\n"
+	  "       \"semaphores-status\": {\"arrays\", \"semaphores\"}\n"
 	  "     -t, -p and -c do not change it.\n" },
 	{ "ipcmk", cmd_ipcmk,
-	  " uipc ipcmk -Q|-S <nsems>... [-p <mode>]\n"
-	  "   Create a message queue (-Q, --queue) or a set of <nsems> semaphores\n"
-	  "   (-S, --semaphore <nsems>), or both, with random keys, as ipcmk(1);\n"
-	  "   -p, --mode <mode> octal permissions (default 0644). -M is not supported yet.\n" },
+	  " uipc ipcmk -M <size>|-Q|-S <nsems>... [-p <mode>]\n"
+	  "   Create a shared memory segment of <size> bytes (-M, --shmem <size>; 4K,\n"
+	  "   1.5MiB and 10KB are 4096, 1572864 and 10000), a message queue (-Q, --queue)\n"
+	  "   or a set of <nsems> semaphores (-S, --semaphore <nsems>), or several, with\n"
+	  "   random keys, as ipcmk(1); -p, --mode <mode> octal permissions (default 0644).\n" },
 	{ "ipcrm", cmd_ipcrm,
 	  " uipc ipcrm [-q <id>] [-Q <key>] [-m <id>] [-M <key>] [-s <id>] [-S <key>]...\n"
 	  "            [-a[=shm|msg|sem]] [-v]\n"
@@ -1229,10 +1525,10 @@ static const struct command {
 	  " uipc limits\n"
 	  " uipc limits set NAME=VALUE...\n"
 	  "   Show the limits of the root (msgmax, msgmnb, msgmni, semmsl, semmns,\n"
-	  "   semopm, semmni, semvmx), each with its value and its source: \"set\" for\n"
-	  "   the root, or \"kernel\" (follows the kernel's /proc/sys/kernel/NAME or\n"
-	  "   .../sem; semvmx is 32767 in Linux). \"set\" sets them; VALUE \"default\"\n"
-	  "   or \"kernel\" unsets one.\n" },
+	  "   semopm, semmni, semvmx, shmmax, shmall, shmmni, shmmin), each with its\n"
+	  "   value and its source: \"set\" for the root, or \"kernel\" (follows the\n"
+	  "   kernel's /proc/sys/kernel/NAME or .../sem; semvmx is 32767 and shmmin 1\n"
+	  "   in Linux). \"set\" sets them; VALUE \"default\" or \"kernel\" unsets one.\n" },
 	{ "run", cmd_run,
 	  " uipc run [--root DIR] [--] PROGRAM [ARG...]\n"
 	  "   Run PROGRAM with libuipc-preload.so in LD_PRELOAD, so that it and its\n"
