@@ -242,8 +242,11 @@ struct obj_ops {
 	enum uipc_limit mni;		/* limit on the number of objects */
 	size_t hdr_bytes;		/* size of the header file (page multiple) */
 	bool header_only;		/* handles map the header, not the data */
-	/* Size of a new object's file; may fail with -EINVAL (e.g. nsems). */
-	long (*new_size)(long arg);
+	/*
+	 * Size of a new object's files (header and data); may fail with
+	 * -EINVAL (e.g. nsems), -ENOSPC, -ENOMEM.  flg: the get call's flags.
+	 */
+	long (*new_size)(long arg, int flg);
 	/* Initialise the kind-specific part of a new object. */
 	int (*init)(struct uipc_obj *o, long arg);
 	/* Checks on an existing object before the permission check (-EINVAL). */
@@ -256,6 +259,7 @@ struct obj_ops {
 	void (*recover)(struct handle *h);
 };
 
+#define MAX_OBJ_SIZE ((uint64_t)LLONG_MAX)	/* the largest file uipc opens */
 HIDDEN int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg);
 HIDDEN struct handle *uipc__open_id(const struct obj_ops *ops, int id, bool allow_ro, int *err);
 HIDDEN int uipc__handle_ensure(struct handle *h, size_t need);

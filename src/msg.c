@@ -240,9 +240,9 @@ static bool fits(struct msg_queue *q, uint64_t msgsz)
 
 /* ---- object operations ---- */
 
-static long msg_new_size(long arg)
+static long msg_new_size(long arg, int flg)
 {
-	(void)arg;
+	(void)arg, (void)flg;
 	return (long)file_size(blocks_for_qbytes((uint64_t)uipc__limit_fresh(LIM_MSGMNB)));
 }
 

@@ -350,10 +350,11 @@ static void ref_sleeper(struct sem_set *s, const struct sembuf *sops, uint64_t n
 
 static long long used_sems(void);
 
-static long sem_new_size(long nsems)
+static long sem_new_size(long nsems, int flg)
 {
 	long long semmns;
 
+	(void)flg;
 	if (nsems == 0)
 		return -EINVAL;
 	semmns = uipc__limit_fresh(LIM_SEMMNS);

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -53,6 +54,11 @@
 #define SHM_DEST_ 01000
 #define SHM_LOCKED_ 02000
 #define SHM_HUGETLB_ 04000
+#define SEG_HUGE (1ull << 32)	/* made with SHM_HUGETLB */
+#define HUGE_ALIGN (2ul << 20)
+#define SHM_NORESERVE_ 010000
+#define SHM_HUGE_SHIFT 26		/* linux/shm.h: the huge page size, as a log2 */
+#define SHM_HUGE_MASK 0x3f
 
 enum rec_state { R_FREE = 0, R_LIVE, R_ORPHAN };
 
@@ -69,7 +75,8 @@ struct shm_seg {
 	uint64_t segsz;
 	uint64_t atime, dtime;
 	uint64_t cpid, lpid;
-	uint64_t flags;		/* SHM_DEST, SHM_LOCKED: shown in the mode */
+	uint64_t flags;		/* SHM_DEST, SHM_LOCKED (shown in the mode), SEG_HUGE */
+	uint64_t locker;	/* SHM_LOCKED: the uid whose RLIMIT_MEMLOCK it counts on */
 	uint64_t data_ino;	/* the data file's inode (for /proc/PID/maps) */
 	uint64_t orphan_at;	/* last look at orphan records (ms) */
 	uint64_t orphans;
@@ -107,12 +114,41 @@ struct totals {
 static void add_totals(struct uipc_obj *o, void *arg)
 {
 	struct totals *t = arg;
+	char path[PATH_MAX];
+	struct stat st;
 
 	t->segs++;
 	t->pages += pages(((struct shm_seg *)o)->segsz);
+	/* Resident: the pages the data file has (tmpfs allocates on use). */
+	snprintf(path, sizeof(path), "%s/shm.%d.data", uipc_root(), o->id);
+	if (stat(path, &st) == 0)
+		t->rss += (uint64_t)st.st_blocks * 512 / PAGE;
 }
 
-static long shm_new_size(long arg)
+/*
+ * Would the kernel commit this much shared memory?  Its heuristic
+ * (vm.overcommit_memory 0, and 2 taken as 0) refuses more than memory and
+ * swap together; 1 refuses nothing; SHM_NORESERVE skips the question.
+ */
+static bool overcommitted(uint64_t bytes, int flg)
+{
+	struct sysinfo si;
+	char buf[8] = "0";
+	int fd;
+
+	if ((flg & SHM_NORESERVE_) || sysinfo(&si) < 0)
+		return false;
+	if ((fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) < 0)
+			buf[0] = '0';
+		close(fd);
+	}
+	return buf[0] != '1' &&
+	       bytes / si.mem_unit > (uint64_t)si.totalram + (uint64_t)si.totalswap;
+}
+
+/* Linux's newseg checks, in its order (huge pages aside: uipc_shmget). */
+static long shm_new_size(long arg, int flg)
 {
 	unsigned long long size = (unsigned long)arg, n = pages(size);
 	unsigned long long shmall = (unsigned long long)uipc__limit_fresh(LIM_SHMALL);
@@ -122,16 +158,23 @@ static long shm_new_size(long arg)
 	if (size < (unsigned long long)uipc__limit_fresh(LIM_SHMMIN) ||
 	    size > (unsigned long long)uipc__limit_fresh(LIM_SHMMAX))
 		return -EINVAL;
-	if (n * PAGE < size)
+	if (n * PAGE < size)	/* the rounding overflowed */
+		return -ENOSPC;
+	if (n > shmall)
 		return -ENOSPC;
 	/* Only count when the limit can bind: it costs a look at every segment. */
 	if (shmall < (1ull << 40)) {
 		uipc__for_each(&shm_ops, add_totals, &t, &in_use);
-		if (t.pages + n < t.pages || t.pages + n > shmall)
+		if (t.pages + n > shmall)
 			return -ENOSPC;
 	}
-	if (n * PAGE > (unsigned long long)LONG_MAX - HDR_BYTES)
+	if (size > (unsigned long long)LLONG_MAX)	/* a file too large */
+		return -EINVAL;
+	if (overcommitted(n * PAGE, flg))
 		return -ENOMEM;
+	/* The last page may not fit in a file: mapping that much fails anyway. */
+	if (n * PAGE > (unsigned long long)LLONG_MAX - HDR_BYTES)
+		return (long)(LLONG_MAX & ~(PAGE - 1));
 	return (long)(HDR_BYTES + n * PAGE);
 }
 
@@ -516,8 +559,10 @@ static void change_count(int id, enum count_change how)
 
 /* ---- shmat, shmdt ---- */
 
-static void *do_shmat(int shmid, const void *shmaddr, int shmflg, long *err)
+/* Attach: 0 and the address in *out (which may be 0), or -errno. */
+static long do_shmat(int shmid, const void *shmaddr, int shmflg, void **out)
 {
+	long err;
 	const struct creds *c = uipc__creds();
 	uintptr_t addr = (uintptr_t)shmaddr;
 	int prot, acc, oflags, flags = MAP_SHARED, e, fd;
@@ -527,24 +572,25 @@ static void *do_shmat(int shmid, const void *shmaddr, int shmflg, long *err)
 	struct shm_seg *s;
 	struct attachment old;
 	struct stat st;
-	size_t size;
+	size_t size, segsz;
+	uint64_t seg_flags;
 	struct txn t;
-	void *p = NULL;
+	void *p = MAP_FAILED;
 
-	*err = -EINVAL;
 	if (shmid < 0)
-		return NULL;
+		return -EINVAL;
 	if (addr) {
 		if (addr & (SHMLBA_ - 1)) {
 			if (!(shmflg & SHM_RND))
-				return NULL;
+				return -EINVAL;
 			addr &= ~(SHMLBA_ - 1);
 			if (!addr && (shmflg & SHM_REMAP))
-				return NULL;
+				return -EINVAL;
 		}
-		flags |= (shmflg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
+		/* Rounded down to 0, Linux maps at 0 (where mmap lets it). */
+		flags |= (shmflg & SHM_REMAP) || !addr ? MAP_FIXED : MAP_FIXED_NOREPLACE;
 	} else if (shmflg & SHM_REMAP) {
-		return NULL;
+		return -EINVAL;
 	}
 	if (shmflg & SHM_RDONLY) {
 		prot = PROT_READ;
@@ -562,20 +608,18 @@ static void *do_shmat(int shmid, const void *shmaddr, int shmflg, long *err)
 	h = uipc__handle_get(&shm_ops, shmid, &e);
 	if (!h && e == -EACCES)
 		h = uipc__handle_read(&shm_ops, shmid, &e);
-	if (!h) {
-		*err = e;
-		return NULL;
-	}
-	*err = -EACCES;
+	if (!h)
+		return e;
+	err = -EACCES;
 	if (uipc__ipcperms(c, &hobj(h)->perm, acc) || !h->writable)
 		goto out_put;
-	if ((*err = seg_lock(h)))
+	if ((err = seg_lock(h)))
 		goto out_put;
 	s = hseg(h);
-	*err = -EIDRM;
+	err = -EIDRM;
 	if (atomic_load(&s->obj.state) != OBJ_LIVE || !(r = own_record(h, &e))) {
 		if (atomic_load(&s->obj.state) == OBJ_LIVE)
-			*err = e;
+			err = e;
 		uipc__unlock(h);
 		goto out_put;
 	}
@@ -584,18 +628,32 @@ static void *do_shmat(int shmid, const void *shmaddr, int shmflg, long *err)
 	txn_set(&t, &r->count, r->count + 1);
 	uipc__txn_commit(&s->obj, &t);
 	size = pages(s->segsz) * PAGE;
+	segsz = s->segsz;
+	seg_flags = s->flags;
 	uipc__unlock(h);
+	/* Wrapping around: Linux's own check (on the size asked), or mmap's. */
+	if (addr && addr + size < addr) {
+		err = (flags & MAP_FIXED_NOREPLACE) && addr + segsz < addr ? -EINVAL : -ENOMEM;
+		goto undo;
+	}
 	snprintf(path, sizeof(path), "%s/shm.%d.data", uipc_root(), shmid);
-	p = MAP_FAILED;
+	/* Huge pages are mapped at huge page boundaries (Linux): reserve one. */
+	if (!addr && (seg_flags & SEG_HUGE) && (p = mmap(NULL, size + HUGE_ALIGN, PROT_NONE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) != MAP_FAILED) {
+		addr = ((uintptr_t)p + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+		munmap(p, size + HUGE_ALIGN);
+		flags |= MAP_FIXED_NOREPLACE;
+		p = MAP_FAILED;
+	}
 	fd = open(path, oflags | O_CLOEXEC | O_NOFOLLOW);
-	*err = fd < 0 ? (errno == ENOENT ? -EIDRM : -EACCES) : 0;
-	if (fd >= 0 && fstat(fd, &st) == 0 && (size_t)st.st_size >= size) {
+	err = fd < 0 ? (errno == ENOENT ? -EIDRM : -EACCES) : 0;
+	if (fd >= 0 && fstat(fd, &st) == 0) {
 		s->data_ino = (uint64_t)st.st_ino;
 		p = mmap((void *)addr, size, prot, flags, fd, 0);
 		if (p == MAP_FAILED)
-			*err = errno == EEXIST ? -EINVAL : errno == ENOMEM ? -ENOMEM : -EINVAL;
+			err = errno == EEXIST ? -EINVAL : -errno;	/* in the way: EINVAL */
 	} else if (fd >= 0) {
-		*err = -EIDRM;
+		err = -EIDRM;
 	}
 	if (fd >= 0)
 		close(fd);
@@ -605,14 +663,14 @@ static void *do_shmat(int shmid, const void *shmaddr, int shmflg, long *err)
 	if (p != MAP_FAILED && remember((uintptr_t)p, size, shmid)) {
 		munmap(p, size);
 		p = MAP_FAILED;
-		*err = -ENOMEM;
+		err = -ENOMEM;
 	}
+undo:
 	change_count(shmid, p == MAP_FAILED ? UNDO_ATTACH : ATTACHED);
-	if (p == MAP_FAILED)
-		p = NULL;
+	*out = p;
 out_put:
 	uipc__handle_put(h);
-	return p;
+	return err;
 }
 
 static long do_shmdt(const void *shmaddr)
@@ -650,7 +708,7 @@ static long shmctl_info(int cmd, void *buf)
 		memset(&si, 0, sizeof(si));
 		si.used_ids = in_use;
 		si.shm_tot = t.pages;
-		si.shm_rss = t.pages;
+		si.shm_rss = t.rss;
 		if (uipc__copy_out(buf, &si, sizeof(si)))
 			return -EFAULT;
 	}
@@ -696,6 +754,36 @@ static long shmctl_stat(int shmid, int cmd, struct shmid_ds *buf)
 	return err;
 }
 
+struct locked {
+	uint64_t uid, pages;
+};
+
+static void add_locked(struct uipc_obj *o, void *arg)
+{
+	struct shm_seg *s = (struct shm_seg *)o;
+	struct locked *l = arg;
+
+	if ((s->flags & SHM_LOCKED_) && s->locker == l->uid)
+		l->pages += pages(s->segsz);
+}
+
+/*
+ * May the caller lock n more pages?  Linux counts the pages of the
+ * segments each user locked against that user's RLIMIT_MEMLOCK.
+ */
+static bool memlock_allows(const struct creds *c, uint64_t n)
+{
+	struct locked l = { c->euid, 0 };
+	struct rlimit rl;
+	int in_use;
+
+	if (uipc__capable(c, UIPC_CAP_IPC_LOCK) || getrlimit(RLIMIT_MEMLOCK, &rl) < 0 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	uipc__for_each(&shm_ops, add_locked, &l, &in_use);
+	return l.pages + n <= rl.rlim_cur / PAGE;
+}
+
 static long shmctl_lock(int shmid, int cmd)
 {
 	const struct creds *c = uipc__creds_refresh();
@@ -725,8 +813,16 @@ static long shmctl_lock(int shmid, int cmd)
 	err = -EIDRM;
 	if (atomic_load(&s->obj.state) != OBJ_LIVE)
 		goto out_unlock;
+	err = 0;
+	/* Huge pages are always locked: nothing to do (Linux). */
+	if ((s->flags & SEG_HUGE) || (cmd == SHM_LOCK) == !!(s->flags & SHM_LOCKED_))
+		goto out_unlock;
+	err = -ENOMEM;
+	if (cmd == SHM_LOCK && !memlock_allows(c, pages(s->segsz)))
+		goto out_unlock;
 	txn_begin(&t, s);
 	txn_set(&t, &s->flags, cmd == SHM_LOCK ? s->flags | SHM_LOCKED_ : s->flags & ~SHM_LOCKED_);
+	txn_set(&t, &s->locker, c->euid);
 	uipc__txn_commit(&s->obj, &t);
 	err = 0;
 out_unlock:
@@ -826,6 +922,79 @@ static long do_shmctl(int shmid, int cmd, struct shmid_ds *buf)
 
 /* ---- the API ---- */
 
+/* The segment was asked for with SHM_HUGETLB (its creator says so). */
+static void mark_huge(int id)
+{
+	struct handle *h;
+	struct txn t;
+	int e;
+
+	if (!(h = uipc__handle_get(&shm_ops, id, &e)))
+		return;
+	if (h->writable && !uipc__lock(h)) {
+		txn_begin(&t, hseg(h));
+		txn_set(&t, &hseg(h)->flags, hseg(h)->flags | SEG_HUGE);
+		uipc__txn_commit(&hseg(h)->obj, &t);
+		uipc__unlock(h);
+	}
+	uipc__handle_put(h);
+}
+
+/* Read a number from a file under /proc or /sys; -1 if it cannot. */
+static long long read_number(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtoll(buf, NULL, 10);
+}
+
+/*
+ * SHM_HUGETLB, as Linux's newseg checks it after the sizes: a page size
+ * the machine has (EINVAL), the privilege (CAP_IPC_LOCK or the group
+ * vm.hugetlb_shm_group: EPERM), free huge pages unless SHM_NORESERVE
+ * (ENOMEM).  What passes gets an ordinary segment (README: uipc has no huge
+ * pages).  Returns 0 or -errno.
+ */
+static long hugetlb_checks(size_t size, int shmflg)
+{
+	const struct creds *c = uipc__creds_refresh();
+	unsigned log = ((unsigned)shmflg >> SHM_HUGE_SHIFT) & SHM_HUGE_MASK;
+	unsigned long long kb = log ? (1ull << log) / 1024 : 2048, need;
+	char path[96];
+	long long group, free_pages;
+	long r;
+	int i;
+
+	if ((r = shm_new_size((long)size, shmflg | SHM_NORESERVE_)) < 0)
+		return r;
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/free_hugepages",
+		 kb);
+	if (log >= 64 || (free_pages = read_number(path)) < 0)
+		return -EINVAL;
+	group = read_number("/proc/sys/vm/hugetlb_shm_group");
+	if (!uipc__capable(c, UIPC_CAP_IPC_LOCK)) {
+		bool member = group >= 0 && (gid_t)group == c->egid;
+
+		for (i = 0; !member && group >= 0 && i < c->ngroups; i++)
+			member = c->groups[i] == (gid_t)group;
+		if (!member)
+			return -EPERM;
+	}
+	need = (size + kb * 1024 - 1) / (kb * 1024);
+	if (!(shmflg & SHM_NORESERVE_) && (unsigned long long)free_pages < need)
+		return -ENOMEM;
+	return 0;
+}
+
 __attribute__((visibility("default")))
 int uipc_shmget(key_t key, size_t size, int shmflg)
 {
@@ -833,11 +1002,7 @@ int uipc_shmget(key_t key, size_t size, int shmflg)
 
 	if (!(shmflg & SHM_HUGETLB_))
 		return (int)ret(uipc__get(&shm_ops, key, shmflg, (long)size));
-	/*
-	 * uipc has no huge pages: an existing segment is found as usual, a
-	 * new one is refused as Linux refuses it without huge pages (ENOMEM),
-	 * the unprivileged first (EPERM), after the size checks.
-	 */
+	/* An existing segment is found as usual; only a new one is checked. */
 	if (key != IPC_PRIVATE) {
 		r = uipc__get(&shm_ops, key, shmflg & ~(IPC_CREAT | IPC_EXCL), (long)size);
 		if (r != -ENOENT)
@@ -845,18 +1010,21 @@ int uipc_shmget(key_t key, size_t size, int shmflg)
 		if (!(shmflg & IPC_CREAT))
 			return (int)ret(-ENOENT);
 	}
-	if ((r = shm_new_size((long)size)) < 0)
+	if ((r = hugetlb_checks(size, shmflg)))
 		return (int)ret(r);
-	return (int)ret(uipc__capable(uipc__creds_refresh(), UIPC_CAP_IPC_LOCK) ? -ENOMEM : -EPERM);
+	r = uipc__get(&shm_ops, key, shmflg & ~SHM_HUGETLB_, (long)size);
+	if (r >= 0)
+		mark_huge((int)r);
+	return (int)ret(r);
 }
 
 __attribute__((visibility("default")))
 void *uipc_shmat(int shmid, const void *shmaddr, int shmflg)
 {
-	long err;
-	void *p = do_shmat(shmid, shmaddr, shmflg, &err);
+	void *p = (void *)-1;
+	long err = do_shmat(shmid, shmaddr, shmflg, &p);
 
-	if (!p) {
+	if (err) {
 		errno = (int)-err;
 		return (void *)-1;
 	}

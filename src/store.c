@@ -61,7 +61,6 @@
  * What is not a regular file is then refused by file_size_of().
  */
 #define OBJ_OPEN (O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
-#define MAX_OBJ_SIZE (1ull << 40)
 
 static const char *root_path;
 static void unlink_names(const struct obj_ops *ops, int id, key_t key, int fd);
@@ -707,7 +706,7 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	char path[PATH_MAX], idbuf[32];
 	struct ns_file *ns = uipc__ns();
 	size_t hsize = ops->hdr_bytes, mapped;
-	long size = ops->new_size(arg);
+	long size = ops->new_size(arg, flg);
 	struct uipc_obj *o;
 	struct handle *h;
 	int hfd, dfd, id, err;
