@@ -72,6 +72,8 @@
 #define FRESH_ORPHAN_MS 100
 #define INITIAL_UNDO 4
 #define MAX_UNDO (1 << 16)
+#define SEMVMX_MAX 32767	/* no value is ever above (limits.c) */
+#define PID_MAX_LIMIT_ (1 << 22)	/* no pid is ever above (linux/threads.h) */
 
 /* Linux's compile-time values reported by IPC_INFO and SEM_INFO. */
 #define SEMMAP_K 1024000000
@@ -248,8 +250,8 @@ static void jcommit(struct sem_set *s)
 
 /*
  * Undo what a dead holder left half done.  A journal that would write
- * outside the set's words (the identity, the lock, the journal itself) is
- * garbage and dropped.
+ * outside the set's words (the identity, the lock, the geometry, the
+ * journal itself) is garbage and dropped.
  */
 static void jrollback(struct sem_set *s, size_t len)
 {
@@ -263,6 +265,8 @@ static void jrollback(struct sem_set *s, size_t len)
 		off = j->e[i].off;
 		if (off % 8 || off < offsetof(struct uipc_obj, perm) || off > len - 8 ||
 		    (off >= offsetof(struct uipc_obj, lock) && off < sizeof(struct uipc_obj)) ||
+		    (off >= offsetof(struct sem_set, nsems) &&
+		     off < offsetof(struct sem_set, nundo) + 8) ||
 		    (off >= joff && off < jend))
 			n = 0;
 	}
@@ -930,7 +934,7 @@ static void reap_undo(struct sem_set *s)
  */
 static struct undo_rec *own_undo(struct handle *h, int *err)
 {
-	uint64_t pid = (uint64_t)uipc__pid(), start = uipc__self_start(), i, found = (uint64_t)-1;
+	uint64_t pid = (uint64_t)uipc__pid(), start = uipc__self_start(), i, n, found = (uint64_t)-1;
 	struct sem_set *s = hs(h);
 	struct undo_rec *r;
 	uint32_t v;
@@ -951,15 +955,16 @@ static struct undo_rec *own_undo(struct handle *h, int *err)
 		}
 	}
 	if (found == (uint64_t)-1) {	/* no free record: twice as many */
-		if (s->nundo * 2 > MAX_UNDO) {
+		n = s->nundo ? s->nundo * 2 : INITIAL_UNDO;
+		if (n > MAX_UNDO) {
 			*err = -ENOSPC;
 			return NULL;
 		}
-		if ((*err = uipc__grow_file(h, file_size(s->nsems, s->nundo * 2))))
+		if ((*err = uipc__grow_file(h, file_size(s->nsems, n))))
 			return NULL;
 		s = hs(h);
 		found = s->nundo | 1ull << 63;
-		s->nundo *= 2;
+		s->nundo = n;
 		atomic_store(&s->obj.size, file_size(s->nsems, s->nundo));
 	}
 	r = urec(s, found & ~(1ull << 63));
@@ -1585,11 +1590,15 @@ static long semctl_main(int semid, int semnum, int cmd, void *p)
 		do_smart_update(s, NULL, 0, 0);
 		err = 0;
 		break;
-	case GETVAL:
+	case GETVAL:	/* a value or pid out of range: a damaged file */
 		err = (long)sem_val(&sems(s)[semnum]);
+		if (err > SEMVMX_MAX)
+			err = -EINVAL;
 		break;
 	case GETPID:
 		err = (long)sem_pid(&sems(s)[semnum]);
+		if (err > PID_MAX_LIMIT_)
+			err = -EINVAL;
 		break;
 	case GETNCNT:
 	case GETZCNT:
