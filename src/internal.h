@@ -269,6 +269,7 @@ HIDDEN struct handle *uipc__stat_get(const struct obj_ops *ops, int id, bool by_
 				     int *err);
 struct ipc_perm;
 HIDDEN void uipc__fill_perm(struct ipc_perm *p, const struct uipc_obj *o);
+HIDDEN struct handle *uipc__ctl_get(const struct obj_ops *ops, int id, int *err);
 HIDDEN int uipc__remove(struct handle *h, const struct obj_ops *ops);
 HIDDEN int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, void *arg),
 			  void *arg, int *in_use);

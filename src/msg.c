@@ -1481,7 +1481,6 @@ out_unlock:
 
 static long msgctl_down(int msqid, int cmd, struct msqid_ds *buf)
 {
-	const struct creds *c = uipc__creds_refresh();
 	struct msqid_ds in;
 	struct handle *h;
 	long err;
@@ -1492,17 +1491,8 @@ static long msgctl_down(int msqid, int cmd, struct msqid_ds *buf)
 			return -EFAULT;
 		memcpy(&in, buf, sizeof(in));
 	}
-	h = uipc__handle_get(&msg_ops, msqid, &e);
-	if (!h && e == -EACCES)
-		h = uipc__handle_read(&msg_ops, msqid, &e);
-	if (!h)
+	if (!(h = uipc__ctl_get(&msg_ops, msqid, &e)))
 		return e;
-	err = -EPERM;
-	if (!uipc__may_change(c, &hobj(h)->perm))
-		goto out;
-	err = -EACCES;	/* permitted, but the files' modes keep it out */
-	if (!h->writable)
-		goto out;
 	if (cmd == IPC_SET) {
 		err = msgctl_set(h, &in);
 	} else if (!(err = uipc__lock(h))) {
@@ -1512,7 +1502,6 @@ static long msgctl_down(int msqid, int cmd, struct msqid_ds *buf)
 		else
 			uipc__unlock(h);
 	}
-out:
 	uipc__handle_put(h);
 	return err;
 }

@@ -1617,7 +1617,6 @@ out:
 
 static long semctl_down(int semid, int cmd, struct semid_ds *buf)
 {
-	const struct creds *c = uipc__creds_refresh();
 	struct semid_ds in;
 	struct handle *h;
 	struct sem_set *s;
@@ -1626,17 +1625,8 @@ static long semctl_down(int semid, int cmd, struct semid_ds *buf)
 
 	if (cmd == IPC_SET && uipc__copy_in(&in, buf, sizeof(in)))
 		return -EFAULT;
-	h = uipc__handle_get(&sem_ops, semid, &e);
-	if (!h && e == -EACCES)
-		h = uipc__handle_read(&sem_ops, semid, &e);
-	if (!h)
+	if (!(h = uipc__ctl_get(&sem_ops, semid, &e)))
 		return e;
-	err = -EPERM;
-	if (!uipc__may_change(c, &hobj(h)->perm))
-		goto out;
-	err = -EACCES;	/* permitted, but the files' modes keep it out */
-	if (!h->writable)
-		goto out;
 	if ((err = sem_lock(h)))
 		goto out;
 	s = hs(h);

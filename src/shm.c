@@ -834,7 +834,6 @@ out:
 
 static long shmctl_down(int shmid, int cmd, struct shmid_ds *buf)
 {
-	const struct creds *c = uipc__creds_refresh();
 	struct shmid_ds in;
 	struct handle *h;
 	struct shm_seg *s;
@@ -844,17 +843,8 @@ static long shmctl_down(int shmid, int cmd, struct shmid_ds *buf)
 
 	if (cmd == IPC_SET && uipc__copy_in(&in, buf, sizeof(in)))
 		return -EFAULT;
-	h = uipc__handle_get(&shm_ops, shmid, &e);
-	if (!h && e == -EACCES)
-		h = uipc__handle_read(&shm_ops, shmid, &e);
-	if (!h)
+	if (!(h = uipc__ctl_get(&shm_ops, shmid, &e)))
 		return e;
-	err = -EPERM;
-	if (!uipc__may_change(c, &hobj(h)->perm))
-		goto out;
-	err = -EACCES;	/* permitted, but the files' modes keep it out */
-	if (!h->writable)
-		goto out;
 	if ((err = seg_lock(h)))
 		goto out;
 	s = hseg(h);

@@ -441,6 +441,28 @@ struct handle *uipc__stat_get(const struct obj_ops *ops, int id, bool by_slot, b
 	return h;
 }
 
+/*
+ * The object an IPC_SET or IPC_RMID names, with a reference: -EPERM unless
+ * the caller is its owner or creator (or CAP_SYS_ADMIN), -EACCES when it
+ * may but the files' modes keep it out.
+ */
+struct handle *uipc__ctl_get(const struct obj_ops *ops, int id, int *err)
+{
+	const struct creds *c = uipc__creds_refresh();
+	struct handle *h = uipc__handle_get(ops, id, err);
+
+	if (!h && *err == -EACCES)
+		h = uipc__handle_read(ops, id, err);
+	if (!h)
+		return NULL;
+	*err = !uipc__may_change(c, &hobj(h)->perm) ? -EPERM : !h->writable ? -EACCES : 0;
+	if (*err) {
+		uipc__handle_put(h);
+		return NULL;
+	}
+	return h;
+}
+
 /* The struct ipc_perm of an object, as IPC_STAT gives it. */
 void uipc__fill_perm(struct ipc_perm *p, const struct uipc_obj *o)
 {
