@@ -451,20 +451,19 @@ union sem_arg {
 };
 
 struct totals {
-	long long sets, sems;
+	long long sems;
 };
 
 static void add_totals(struct uipc_obj *o, void *arg)
 {
 	struct totals *t = arg;
 
-	t->sets++;
 	t->sems += (long long)((struct sem_set *)o)->nsems;
 }
 
 static long long used_sems(void)
 {
-	struct totals t = { 0, 0 };
+	struct totals t = { 0 };
 	int in_use;
 
 	uipc__for_each(&sem_ops, add_totals, &t, &in_use);
@@ -473,7 +472,7 @@ static long long used_sems(void)
 
 static long semctl_info(int cmd, struct seminfo *out)
 {
-	struct totals t = { 0, 0 };
+	struct totals t = { 0 };
 	struct seminfo si;
 	int max, in_use;
 

@@ -108,7 +108,7 @@ static uint64_t ms_now(void)
 /* ---- object operations ---- */
 
 struct totals {
-	uint64_t segs, pages, rss;
+	uint64_t pages, rss;
 };
 
 static void add_totals(struct uipc_obj *o, void *arg)
@@ -117,7 +117,6 @@ static void add_totals(struct uipc_obj *o, void *arg)
 	char path[PATH_MAX];
 	struct stat st;
 
-	t->segs++;
 	t->pages += pages(((struct shm_seg *)o)->segsz);
 	/* Resident: the pages the data file has (tmpfs allocates on use). */
 	snprintf(path, sizeof(path), "%s/shm.%d.data", uipc_root(), o->id);
@@ -152,7 +151,7 @@ static long shm_new_size(long arg, int flg)
 {
 	unsigned long long size = (unsigned long)arg, n = pages(size);
 	unsigned long long shmall = (unsigned long long)uipc__limit_fresh(LIM_SHMALL);
-	struct totals t = { 0, 0, 0 };
+	struct totals t = { 0, 0 };
 	int in_use;
 
 	if (size < (unsigned long long)uipc__limit_fresh(LIM_SHMMIN) ||
@@ -688,7 +687,7 @@ static long do_shmdt(const void *shmaddr)
 
 static long shmctl_info(int cmd, void *buf)
 {
-	struct totals t = { 0, 0, 0 };
+	struct totals t = { 0, 0 };
 	int max, in_use;
 
 	max = uipc__for_each(&shm_ops, add_totals, &t, &in_use);
