@@ -52,7 +52,7 @@ $(B)/uipc: tools/uipc.c $(B)/libuipc.a include/uipc.h
 $(B)/tests/%: tests/%.c tests/t.h $(B)/libuipc.so
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
-$(B)/bench/%: bench/%.c $(B)/libuipc.so
+$(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libuipc.so
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
 $(B)/examples/%: examples/%.c $(wildcard examples/*.h)

@@ -47,6 +47,8 @@
 #include <sys/wait.h>
 
 #include "uipc.h"
+#define BENCH_NAME "msg_bench"
+#include "bench.h"
 
 #define MAXRUNS 31
 #define WATCHDOG_SECS 60
@@ -67,51 +69,11 @@ struct msg4k {
 	char mtext[4096];
 };
 
-static char tmp_root[64];	/* the private root we made, or "" */
-static volatile pid_t kid;	/* the running child, for the watchdog */
 static unsigned long qbytes;	/* msg_qbytes given to every queue */
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_root(void)
-{
-	if (tmp_root[0])
-		nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static void die(const char *what, const struct impl *im)
 {
-	fprintf(stderr, "msg_bench: %s%s%s: %s\n", im ? im->name : "", im ? " " : "", what,
-		strerror(errno));
-	if (kid > 0)
-		kill(kid, SIGKILL);
-	remove_root();
-	exit(1);
-}
-
-static void on_alarm(int sig)
-{
-	static const char m[] = "msg_bench: a run took more than 60 s, giving up\n";
-
-	(void)sig;
-	if (kid > 0)
-		kill(kid, SIGKILL);
-	(void)!write(2, m, sizeof(m) - 1);
-	remove_root();
-	_exit(1);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
+	bench_fail(im ? im->name : NULL, what);
 }
 
 static int new_queue(const struct impl *im)
@@ -314,65 +276,14 @@ static double run_one(const struct workload *w, const struct impl *im, long n)
 	return r;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* A time per operation in ns, printed with a unit that keeps 3-4 digits. */
-static const char *fmt_time(char *buf, size_t len, double ns)
-{
-	if (ns < 1000)
-		snprintf(buf, len, "%.1f ns", ns);
-	else if (ns < 1e6)
-		snprintf(buf, len, "%.2f us", ns / 1e3);
-	else
-		snprintf(buf, len, "%.2f ms", ns / 1e6);
-	return buf;
-}
-
-/* With no UIPC_ROOT, make a private one and run again with it set. */
-static void private_root(char **argv)
-{
-	if (getenv("UIPC_ROOT"))
-		return;
-	snprintf(tmp_root, sizeof(tmp_root), "/dev/shm/uipc-bench.XXXXXX");
-	if (!mkdtemp(tmp_root))
-		die("mkdtemp", NULL);
-	chmod(tmp_root, 01777);
-	setenv("UIPC_ROOT", tmp_root, 1);
-	setenv("UIPC_BENCH_OWN_ROOT", tmp_root, 1);
-	execv("/proc/self/exe", argv);
-	die("execv /proc/self/exe", NULL);
-}
-
 int main(int argc, char **argv)
 {
-	const char *e;
 	double scale = 1;
 	int runs = 7, verbose = 0;
 
 	(void)argc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	private_root(argv);
-	if ((e = getenv("UIPC_BENCH_OWN_ROOT")) && strlen(e) < sizeof(tmp_root)) {
-		strcpy(tmp_root, e);
-		unsetenv("UIPC_BENCH_OWN_ROOT");
-	}
-	if ((e = getenv("UIPC_BENCH_SCALE")) && atof(e) > 0)
-		scale = atof(e);
-	if ((e = getenv("UIPC_BENCH_VERBOSE")))
-		verbose = atoi(e) > 0;
-	if ((e = getenv("UIPC_BENCH_RUNS")) && atoi(e) > 0)
-		runs = atoi(e) > MAXRUNS ? MAXRUNS : atoi(e);
-	signal(SIGALRM, on_alarm);
+	bench_start(argv, &scale, &runs, MAXRUNS, &verbose);
 
 	int own_ns = unshare(CLONE_NEWIPC) == 0;
 
@@ -415,7 +326,7 @@ int main(int argc, char **argv)
 		double km = median(k, runs), um = median(u, runs);
 		double ratio = km / um;
 		printf("%-27s kernel %9s  uipc %9s  ratio %6.1fx  target >=%.0fx%s\n", wl->label,
-		       fmt_time(b1, sizeof(b1), km), fmt_time(b2, sizeof(b2), um), ratio,
+		       fmt_ns(b1, sizeof(b1), km), fmt_ns(b2, sizeof(b2), um), ratio,
 		       wl->target, ratio >= wl->target ? "" : "  (below target)");
 	}
 	remove_root();

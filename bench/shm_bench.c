@@ -62,6 +62,8 @@
 #include <sys/wait.h>
 
 #include "uipc.h"
+#define BENCH_NAME "shm_bench"
+#include "bench.h"
 
 #define MAXRUNS 31
 #define WATCHDOG_SECS 120	/* per run; multiplied by UIPC_BENCH_SCALE when above 1 */
@@ -106,58 +108,18 @@ struct ctl {
 
 enum { EMPTY, FULL };	/* the semaphores of (b) */
 
-static char tmp_root[64];	/* the private root we made, or "" */
-static volatile pid_t kid;	/* the running child, for the watchdog */
 static struct ctl *ctl;
 static unsigned watchdog = WATCHDOG_SECS;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_root(void)
-{
-	if (tmp_root[0])
-		nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void die(const char *what, const struct impl *im)
 {
-	fprintf(stderr, "shm_bench: %s%s%s: %s\n", im ? im->name : "", im ? " " : "", what,
-		strerror(errno));
-	if (kid > 0)
-		kill(kid, SIGKILL);
-	remove_root();
-	exit(1);
-}
-
-static void on_alarm(int sig)
-{
-	static const char m[] = "shm_bench: a run took longer than the watchdog, giving up\n";
-
-	(void)sig;
-	if (kid > 0)
-		kill(kid, SIGKILL);
-	(void)!write(2, m, sizeof(m) - 1);
-	remove_root();
-	_exit(1);
+	bench_fail(im ? im->name : NULL, what);
 }
 
 static void child_fail(const struct impl *im, const char *what)
 {
 	fprintf(stderr, "shm_bench: %s child %s: %s\n", im->name, what, strerror(errno));
 	_exit(1);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
 /* (a) n times: shmget, shmat, shmdt, shmctl(IPC_RMID). */
@@ -357,69 +319,26 @@ static double run_one(const struct workload *w, const struct impl *im, long n)
 	return r;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* A time per cycle with a unit that keeps 3-4 digits, or a rate of records. */
 static const char *fmt(char *buf, size_t len, double ns, int records)
 {
 	if (records)
 		snprintf(buf, len, "%.0f MiB/s", 1e9 / ns * REC / (1 << 20));
-	else if (ns < 1000)
-		snprintf(buf, len, "%.1f ns", ns);
-	else if (ns < 1e6)
-		snprintf(buf, len, "%.2f us", ns / 1e3);
 	else
-		snprintf(buf, len, "%.2f ms", ns / 1e6);
+		fmt_ns(buf, len, ns);
 	return buf;
-}
-
-/* With no UIPC_ROOT, make a private one and run again with it set. */
-static void private_root(char **argv)
-{
-	if (getenv("UIPC_ROOT"))
-		return;
-	snprintf(tmp_root, sizeof(tmp_root), "/dev/shm/uipc-bench.XXXXXX");
-	if (!mkdtemp(tmp_root))
-		die("mkdtemp", NULL);
-	chmod(tmp_root, 01777);
-	setenv("UIPC_ROOT", tmp_root, 1);
-	setenv("UIPC_BENCH_OWN_ROOT", tmp_root, 1);
-	execv("/proc/self/exe", argv);
-	die("execv /proc/self/exe", NULL);
 }
 
 int main(int argc, char **argv)
 {
-	const char *e;
 	double scale = 1;
 	int runs = 0, verbose = 0;
 
 	(void)argc;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	private_root(argv);
-	if ((e = getenv("UIPC_BENCH_OWN_ROOT")) && strlen(e) < sizeof(tmp_root)) {
-		strcpy(tmp_root, e);
-		unsetenv("UIPC_BENCH_OWN_ROOT");
-	}
-	if ((e = getenv("UIPC_BENCH_SCALE")) && atof(e) > 0)
-		scale = atof(e);
-	if ((e = getenv("UIPC_BENCH_VERBOSE")))
-		verbose = atoi(e) > 0;
-	if ((e = getenv("UIPC_BENCH_RUNS")) && atoi(e) > 0)
-		runs = atoi(e) > MAXRUNS ? MAXRUNS : atoi(e);
+	bench_start(argv, &scale, &runs, MAXRUNS, &verbose);
 	if (scale > 1)
 		watchdog = (unsigned)(WATCHDOG_SECS * scale);
-	signal(SIGALRM, on_alarm);
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ctl == MAP_FAILED)
 		die("mmap", NULL);
