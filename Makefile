@@ -17,17 +17,20 @@ LDLIBS   := -pthread
 
 LIB_SRCS := $(filter-out src/preload.c,$(wildcard src/*.c))
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
-TEST_SRCS := $(wildcard tests/*.c)
+# tests/fault_*.c and bench/fault_*.c need the fault-injection build (below).
+TEST_SRCS := $(filter-out tests/fault_%,$(wildcard tests/*.c))
 TESTS    := $(TEST_SRCS:tests/%.c=$(B)/tests/%)
+FAULT_TESTS := $(patsubst tests/%.c,$(B)/fault/tests/%,$(wildcard tests/fault_*.c))
+FAULT_BENCHES := $(patsubst bench/%.c,$(B)/fault/bench/%,$(wildcard bench/fault_*.c))
 # Shell tests run from the source tree; they find the build in $B.
 SCRIPT_TESTS := $(filter-out tests/run.sh,$(wildcard tests/*.sh))
-BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+BENCHES  := $(patsubst bench/%.c,$(B)/bench/%,$(filter-out bench/fault_%,$(wildcard bench/*.c)))
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
 SO       := $(B)/libuipc.so.$(VERSION)
 ALL      := $(SO) $(B)/libuipc.so $(B)/libuipc.a $(B)/libuipc-preload.so $(B)/uipc
 
-.PHONY: all check sanitize bench demo install clean tests
+.PHONY: all check sanitize bench demo install clean tests fault torture
 all: $(ALL)
 
 $(B)/obj/%.o: src/%.c $(wildcard src/*.h) include/uipc.h
@@ -59,17 +62,40 @@ $(B)/examples/%: examples/%.c $(wildcard examples/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -o $@ $< $(LDLIBS)
 
-tests: $(ALL) $(TESTS) $(EXAMPLES)
+# The library built with -DUIPC_FAULT (fault.c): a test may have a process
+# killed before any step that changes shared state.  Tests and benches that
+# use it link this copy; the normal library has no trace of it.
+$(B)/fault/obj/%.o: src/%.c $(wildcard src/*.h) include/uipc.h
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -DUIPC_FAULT $(LIBFLAGS) -c -o $@ $<
+$(B)/fault/libuipc.so: $(LIB_SRCS:src/%.c=$(B)/fault/obj/%.o) src/uipc.map
+	$(CC) $(XCFLAGS) -shared -Wl,-soname,libuipc.so.$(SOMAJOR) -Wl,--version-script=src/uipc.map \
+		-Wl,-z,defs -o $@.$(SOMAJOR) $(LIB_SRCS:src/%.c=$(B)/fault/obj/%.o) $(LDLIBS)
+	ln -sf libuipc.so.$(SOMAJOR) $@
+$(B)/fault/tests/%: tests/%.c tests/t.h $(B)/fault/libuipc.so
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -DUIPC_FAULT -o $@ $< -L$(B)/fault -Wl,-rpath,$(abspath $(B))/fault -luipc $(LDLIBS)
+$(B)/fault/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/fault/libuipc.so
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) -DUIPC_FAULT -o $@ $< -L$(B)/fault -Wl,-rpath,$(abspath $(B))/fault -luipc $(LDLIBS)
+fault: $(FAULT_TESTS) $(FAULT_BENCHES)
+
+tests: $(ALL) $(TESTS) $(EXAMPLES) $(FAULT_TESTS) $(FAULT_BENCHES)
 
 check: tests
-	@B=$(abspath $(B)) sh tests/run.sh $(TESTS) $(SCRIPT_TESTS)
+	@B=$(abspath $(B)) sh tests/run.sh $(TESTS) $(FAULT_TESTS) $(SCRIPT_TESTS)
+
+# The crash torture test, long (its short run is part of make check).
+torture: tests
+	@B=$(abspath $(B)) UIPC_TORTURE_KILLS=$${UIPC_TORTURE_KILLS:-5000} UIPC_TEST_TIMEOUT=3600 \
+		sh tests/run.sh $(B)/tests/torture
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize:
 	UIPC_SANITIZE=1 $(MAKE) B=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
 
-bench: $(ALL) $(BENCHES)
-	@for b in $(BENCHES); do $$b || exit 1; done
+bench: $(ALL) $(BENCHES) $(FAULT_BENCHES)
+	@for b in $(BENCHES) $(FAULT_BENCHES); do $$b || exit 1; done
 
 demo: $(ALL) $(EXAMPLES)
 	@B=$(B) sh examples/demo.sh

@@ -63,6 +63,21 @@ int uipc_limit_set(const char *name, long long value);
 /* The root directory in use (UIPC_ROOT or the default). */
 const char *uipc_root(void);
 
+#ifdef UIPC_FAULT
+/*
+ * Fault injection, in libraries built with -DUIPC_FAULT (make fault) only.
+ * uipc_fault_arm(k): from now on count, in this process, the steps that
+ * change shared state; the k-th kills the process with SIGKILL just before it
+ * is taken (k = 0: count only; k < 0: stop counting).  uipc_fault_steps():
+ * the steps counted since the last arm.  uipc_fault_site(i): the source
+ * position ("src/msg.c:123") of the i-th of them (from 1), NULL past the end
+ * or past the first 4096.
+ */
+void uipc_fault_arm(long step);
+long uipc_fault_steps(void);
+const char *uipc_fault_site(long i);
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -38,6 +38,19 @@ static inline long ret(long r)
 	return r;
 }
 
+/*
+ * A step that changes shared state: in builds with -DUIPC_FAULT a test may
+ * have the process killed just before it (fault.c); otherwise nothing.
+ */
+#ifdef UIPC_FAULT
+HIDDEN void uipc__fault_step(const char *site);
+#define FAULT_STR_(x) #x
+#define FAULT_STR(x) FAULT_STR_(x)
+#define FAULT_STEP() uipc__fault_step(__FILE__ ":" FAULT_STR(__LINE__))
+#else
+#define FAULT_STEP() ((void)0)
+#endif
+
 /* ---- ids, as the kernel's ipc/util.h ---- */
 #define IPC_SLOTS 32768			/* IPCMNI: slot = id % IPC_SLOTS */
 #define IPC_SEQ_MAX (INT_MAX / IPC_SLOTS)
@@ -48,7 +61,7 @@ enum uipc_kind { KIND_MSG, KIND_SEM, KIND_SHM, KIND_COUNT };
 
 /* ---- the shared header of every object file ---- */
 #define UIPC_MAGIC 0x63706975u		/* "uipc" */
-#define UIPC_VERSION 2
+#define UIPC_VERSION 3
 
 enum obj_state {
 	OBJ_CREATING = 1,	/* linked under its slot name, not yet visible */
@@ -116,7 +129,7 @@ static inline void uipc__txn_commit(struct uipc_obj *o, struct txn *t)
 	uipc__txn_commit_to(&o->redo, t);
 }
 HIDDEN void uipc__redo_replay(struct uipc_obj *o, struct redo_log *r, size_t len,
-			      size_t keep_from, size_t keep_to);
+			      const pthread_mutex_t *lock);
 
 /* ---- sync.c: locks, futexes, spinning ---- */
 struct handle;

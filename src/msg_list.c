@@ -96,9 +96,7 @@ int msg__send_lock(struct handle *h, bool have_queue)
 	if (r < 0)
 		return r;
 	if (r == 1) {
-		uipc__redo_replay(&q->obj, &q->send_redo, atomic_load(&h->len),
-				  offsetof(struct msg_queue, send_lock),
-				  offsetof(struct msg_queue, send_redo) + sizeof(q->send_redo));
+		uipc__redo_replay(&q->obj, &q->send_redo, atomic_load(&h->len), &q->send_lock);
 		q->send_dirty = 1;
 		pthread_mutex_consistent(&q->send_lock);
 	}
@@ -109,6 +107,7 @@ int msg__send_lock(struct handle *h, bool have_queue)
 
 void msg__send_unlock(struct handle *h)
 {
+	FAULT_STEP();
 	pthread_mutex_unlock(&hq(h)->send_lock);
 }
 

@@ -91,6 +91,7 @@ int msg__waiter_register(struct msg_queue *q, enum waiter_state state, int64_t t
 			pthread_mutex_consistent(&w->alive);
 		else if (r)
 			continue;
+		FAULT_STEP();
 		atomic_store(&w->futex, 0);
 		atomic_store(&w->sleeping, 0);
 		txn_begin(&t, q);
@@ -119,6 +120,7 @@ void msg__waiter_release(struct msg_queue *q, int i)
 	txn_set(&t, &w->state, W_FREE);
 	txn_set(&t, wmask(q, w->state, i), *wmask(q, w->state, i) & ~(1ull << (i % 64)));
 	uipc__txn_commit(&q->obj, &t);
+	FAULT_STEP();
 	pthread_mutex_unlock(&w->alive);
 }
 

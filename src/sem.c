@@ -74,9 +74,12 @@ static void jrollback(struct sem_set *s, size_t len)
 		    (off >= joff && off < jend))
 			n = 0;
 	}
-	while (n--)
+	while (n--) {
+		FAULT_STEP();
 		__atomic_store_n((uint64_t *)((char *)s + j->e[n].off), j->e[n].old,
 				 __ATOMIC_RELAXED);
+	}
+	FAULT_STEP();
 	atomic_store(&j->count, 0);
 }
 
@@ -88,6 +91,7 @@ static void settle(struct sem_set *s, uint64_t i)
 {
 	struct sem *m = &sems(s)[i];
 
+	FAULT_STEP();
 	if (m->refs)
 		__atomic_fetch_or(&m->hi, SEM_SLOW, __ATOMIC_SEQ_CST);
 	else
@@ -309,6 +313,7 @@ static long semop_locked(struct handle *h, struct sembuf *sops, uint64_t nsops, 
 			sem__unlink_slot(s, slot, err);
 		jset(s, &s->w[slot].state, S_FREE);
 		jcommit(s);
+		FAULT_STEP();
 		pthread_mutex_unlock(&s->w[slot].alive);
 	}
 out:
@@ -340,20 +345,45 @@ static inline bool cas16(struct sem *m, uint64_t lo, uint64_t hi, uint64_t nlo, 
 
 #define NOT_FAST 1
 
+/* Would operation op on a semaphore holding lo's value proceed at once? */
+static bool fast_proceeds(const struct sembuf *op, uint64_t lo)
+{
+	int64_t res = (int64_t)(lo & 0xffffffff) + op->sem_op;
+
+	return op->sem_op > 0 ? res <= semvmx() : op->sem_op < 0 ? res >= 0 : res == 0;
+}
+
+struct fast_wait {
+	const struct sem *m;
+	const struct sembuf *op;
+};
+
+/* Stop spinning: the operation would proceed, or the semaphore went slow. */
+static bool fast_wait_over(const void *arg)
+{
+	const struct fast_wait *w = arg;
+
+	return (__atomic_load_n(&w->m->hi, __ATOMIC_ACQUIRE) & SEM_SLOW) ||
+	       fast_proceeds(w->op, __atomic_load_n(&w->m->lo, __ATOMIC_ACQUIRE));
+}
+
 /*
  * One operation without SEM_UNDO that can proceed at once, on a semaphore
  * that no sleeper and no undo record refers to and no locked operation
  * works on (SEM_SLOW clear): done without the lock, by one compare-and-swap
  * of the value, sempid and sem_otime together, so that a process killed at
  * any instruction leaves it done or not done.  No sleeper can be waiting for
- * the change.  Returns 0, or NOT_FAST: take the lock (which also gives
- * every error and every wait).
+ * the change.  An operation that would wait first spins a while (sync.c's
+ * budget) for another process's fast change: registering as a sleeper
+ * would send every operation on the semaphore the locked way.  Returns 0,
+ * or NOT_FAST: take the lock (which also gives every error and every wait).
  */
 static long sem_fast(struct handle *h, const struct sembuf *op)
 {
 	struct sem_set *s = hs(h);
-	uint64_t lo, hi, now;
-	int64_t res;
+	struct fast_wait wait;
+	uint64_t lo, hi, nlo, now;
+	bool spun = false;
 	struct sem *m;
 	int tries;
 
@@ -370,10 +400,19 @@ static long sem_fast(struct handle *h, const struct sembuf *op)
 		hi = __atomic_load_n(&m->hi, __ATOMIC_ACQUIRE);
 		if (hi & SEM_SLOW)
 			return NOT_FAST;
-		res = (int64_t)(lo & 0xffffffff) + op->sem_op;
-		if (op->sem_op > 0 ? res > semvmx() : op->sem_op < 0 ? res < 0 : res != 0)
-			return NOT_FAST;
-		if (cas16(m, lo, hi, (uint64_t)res | (uint64_t)uipc__pid() << 32, now)) {
+		if (!fast_proceeds(op, lo)) {
+			if (op->sem_op > 0 || (op->sem_flg & IPC_NOWAIT) || spun)
+				return NOT_FAST;
+			spun = true;
+			wait = (struct fast_wait){ m, op };
+			if (!uipc__spin_until(fast_wait_over, &wait, 16))
+				return NOT_FAST;
+			now = (uint64_t)uipc__now();
+			continue;
+		}
+		nlo = ((lo & 0xffffffff) + (uint64_t)(int64_t)op->sem_op) & 0xffffffff;
+		FAULT_STEP();
+		if (cas16(m, lo, hi, nlo | (uint64_t)uipc__pid() << 32, now)) {
 			/* For readers that cannot map the semaphores (a hint). */
 			if (__atomic_load_n(&s->otime, __ATOMIC_RELAXED) != now)
 				__atomic_store_n(&s->otime, now, __ATOMIC_RELAXED);

@@ -183,17 +183,20 @@ static inline void jset(struct sem_set *s, uint64_t *p, uint64_t v)
 	if (*p == v)
 		return;
 	if (n < journal_cap(s->nsems)) {	/* not j->cap: the file may lie */
+		FAULT_STEP();
 		j->e[n].off = (uint64_t)((char *)p - (char *)s);
 		j->e[n].old = *p;
 		atomic_store_explicit(&j->count, n + 1, memory_order_release);
 		atomic_signal_fence(memory_order_seq_cst);
 	}
+	FAULT_STEP();
 	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
 static inline void jcommit(struct sem_set *s)
 {
 	atomic_signal_fence(memory_order_seq_cst);
+	FAULT_STEP();
 	atomic_store_explicit(&jrn(s)->count, 0, memory_order_release);
 }
 

@@ -487,6 +487,7 @@ int sem__claim_slot(struct sem_set *s, const struct sembuf *sops, uint64_t nsops
 			pthread_mutex_consistent(&w->alive);
 		else if (r)
 			continue;
+		FAULT_STEP();
 		atomic_store(&w->futex, 0);
 		atomic_store(&w->sleeping, 0);
 		memcpy(w->sops, sops, nsops * sizeof(*sops));

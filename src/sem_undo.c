@@ -142,6 +142,7 @@ struct undo_rec *sem__own_undo(struct handle *h, int *err)
 			return NULL;
 		s = hs(h);
 		found = s->nundo | 1ull << 63;
+		FAULT_STEP();
 		s->nundo = n;
 		atomic_store(&s->obj.size, file_size(s->nsems, s->nundo));
 	}
@@ -149,9 +150,11 @@ struct undo_rec *sem__own_undo(struct handle *h, int *err)
 	if (found >> 63) {	/* a new record: fill it while it is free */
 		if ((*err = uipc__robust_init(&r->alive)))
 			return NULL;
+		FAULT_STEP();
 		memset(r->adj, 0, s->nsems * 8);
 		r->pid = pid;
 		r->start = start;
+		FAULT_STEP();
 		pthread_mutex_trylock(&r->alive);
 		jset(s, &r->state, U_LIVE);
 		jcommit(s);

@@ -80,6 +80,7 @@ struct shm_seg {
 	uint64_t data_ino;	/* the data file's inode (for /proc/PID/maps) */
 	uint64_t orphan_at;	/* last look at orphan records (ms) */
 	uint64_t orphans;
+	uint64_t nrecs;		/* rec[0..nrecs) have been used; the rest untouched */
 	struct attach_rec rec[MAX_RECS];
 };
 
@@ -229,12 +230,22 @@ const struct obj_ops *uipc__shm_ops(void)
 
 /* ---- attach records ---- */
 
+/*
+ * The records in use are among the first nrecs: a segment that few
+ * processes attach never touches (and so never allocates) the pages of the
+ * others.
+ */
+static int recs_used(const struct shm_seg *s)
+{
+	return s->nrecs < MAX_RECS ? (int)s->nrecs : MAX_RECS;
+}
+
 static uint64_t nattch(struct shm_seg *s)
 {
+	int i, used = recs_used(s);
 	uint64_t n = 0;
-	int i;
 
-	for (i = 0; i < MAX_RECS; i++)
+	for (i = 0; i < used; i++)
 		if (s->rec[i].state != R_FREE)
 			n += s->rec[i].count;
 	return n;
@@ -297,13 +308,13 @@ static void check_record(struct shm_seg *s, struct attach_rec *r)
 static void reap(struct shm_seg *s)
 {
 	bool orphans = s->orphans && ms_now() - s->orphan_at >= ORPHAN_CHECK_MS;
+	int i, used = recs_used(s);
 	struct attach_rec *r;
 	uint32_t v;
-	int i;
 
 	if (orphans)
 		s->orphan_at = ms_now();
-	for (i = 0; i < MAX_RECS; i++) {
+	for (i = 0; i < used; i++) {
 		r = &s->rec[i];
 		if (r->state == R_FREE ||
 		    (r->state == R_ORPHAN && !orphans && ms_now() - r->since > FRESH_ORPHAN_MS))
@@ -323,31 +334,36 @@ static struct attach_rec *own_record(struct handle *h, int *err)
 {
 	uint64_t pid = (uint64_t)uipc__pid(), start = uipc__self_start();
 	struct shm_seg *s = hseg(h);
+	int i, e, used = recs_used(s);
 	struct attach_rec *r, *free_rec = NULL;
 	struct txn t;
 	uint32_t v;
-	int i, e;
 
-	for (i = 0; i < MAX_RECS; i++) {
+	for (i = 0; i < used; i++) {
 		r = &s->rec[i];
 		if (r->state != R_FREE && r->pid == pid && r->start == start)
 			break;
 		if (r->state == R_FREE && !free_rec)
 			free_rec = r;
 	}
-	if (i == MAX_RECS) {
-		if (!(r = free_rec)) {
+	if (i == used) {
+		if (!free_rec && used == MAX_RECS) {
 			*err = -ENOSPC;
 			return NULL;
 		}
+		r = free_rec ? free_rec : &s->rec[used];
 		if ((*err = uipc__robust_init(&r->alive)))
 			return NULL;
+		FAULT_STEP();
 		r->pid = pid;
 		r->start = start;
 		r->count = 0;
+		FAULT_STEP();
 		pthread_mutex_trylock(&r->alive);
 		txn_begin(&t, s);
 		txn_set(&t, &r->state, R_LIVE);
+		if (!free_rec)
+			txn_set(&t, &s->nrecs, (uint64_t)used + 1);
 		uipc__txn_commit(&s->obj, &t);
 	}
 	v = __atomic_load_n((uint32_t *)&r->alive.__data.__lock, __ATOMIC_RELAXED);

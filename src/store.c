@@ -63,6 +63,8 @@
 #define OBJ_OPEN (O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
 
 static const char *root_path;
+/* ensure_root() succeeded once: a root removed later is made again by create(). */
+static _Atomic bool root_ok;
 static void unlink_names(const struct obj_ops *ops, int id, key_t key, int fd);
 static _Atomic(struct ns_file *) ns_map;
 
@@ -282,12 +284,17 @@ static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o)
 static char *map_view(int hfd, int dfd, size_t hsize, size_t dsize)
 {
 	size_t len = hsize + (dfd >= 0 ? dsize : 0);
-	char *base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int prot = dfd >= 0 ? PROT_READ | PROT_WRITE : PROT_READ;
+	char *base;
 
+	if (len == hsize) {	/* the header alone: one mapping */
+		base = mmap(NULL, hsize, prot, MAP_SHARED, hfd, 0);
+		return base == MAP_FAILED ? NULL : base;
+	}
+	base = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED)
 		return NULL;
-	if (mmap(base, hsize, dfd >= 0 ? PROT_READ | PROT_WRITE : PROT_READ,
-		 MAP_SHARED | MAP_FIXED, hfd, 0) == MAP_FAILED ||
+	if (mmap(base, hsize, prot, MAP_SHARED | MAP_FIXED, hfd, 0) == MAP_FAILED ||
 	    (dfd >= 0 && dsize &&
 	     mmap(base + hsize, dsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, dfd, 0) ==
 		     MAP_FAILED)) {
@@ -573,9 +580,11 @@ static void unlink_name(const char *path, int id)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.stale.%d.%lx", path, uipc__pid(),
 		 (unsigned long)pthread_self());
+	FAULT_STEP();
 	if (rename(path, tmp) < 0)
 		return;
 	if (read_id(tmp) == id) {
+		FAULT_STEP();
 		unlink(tmp);
 		return;
 	}
@@ -618,8 +627,10 @@ static void unlink_names(const struct obj_ops *ops, int id, key_t key, int fd)
 	unlink_name(path, id);
 	obj_path(path, sizeof(path), ops, id);
 	if (fd < 0 || (fstat(fd, &st) == 0 && stat(path, &cur) == 0 && st.st_ino == cur.st_ino)) {
+		FAULT_STEP();
 		unlink(path);
 		data_path(path, sizeof(path), ops, id);
+		FAULT_STEP();
 		unlink(path);
 	}
 }
@@ -682,6 +693,7 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 				   IPC_SLOTS + (uint64_t)slot);
 			slot_name(path, sizeof(path), ops, slot);
 			snprintf(idbuf, sizeof(idbuf), "%d", id);
+			FAULT_STEP();
 			if (symlink(idbuf, path) == 0)
 				goto claimed;
 			if (errno != EEXIST)
@@ -704,8 +716,10 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 claimed:
 	o->id = id;
 	data_path(path, sizeof(path), ops, id);
+	FAULT_STEP();
 	if ((err = link_tmpfile(dfd, path)) == 0) {
 		obj_path(path, sizeof(path), ops, id);
+		FAULT_STEP();
 		if ((err = link_tmpfile(hfd, path)) < 0) {
 			data_path(path, sizeof(path), ops, id);
 			unlink(path);
@@ -716,8 +730,10 @@ claimed:
 		unlink_name(path, id);
 		return err == -EEXIST ? -ENOSPC : err;
 	}
+	FAULT_STEP();
 	atomic_store(&k->seq, (uint64_t)id_seq(id));
 	atomic_store(&k->next_idx, (uint64_t)slot + 1);
+	FAULT_STEP();
 	atomic_fetch_add(&k->in_use, 1);
 	return id;
 }
@@ -731,6 +747,7 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	long size = ops->new_size(arg, flg);
 	struct uipc_obj *o;
 	struct handle *h;
+	struct stat st;
 	int hfd, dfd, id, err;
 	unsigned mode;
 
@@ -739,6 +756,8 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	if (!ns)
 		return -ENOSPC;
 	hfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (hfd < 0 && errno == ENOENT && ensure_root() == 0)	/* the root was removed */
+		hfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (hfd < 0)
 		return errno == EACCES ? -EACCES : -ENOSPC;
 	dfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -777,6 +796,7 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	if (key != IPC_PRIVATE) {
 		key_name(path, sizeof(path), ops, key);
 		snprintf(idbuf, sizeof(idbuf), "%d", id);
+		FAULT_STEP();
 		if (symlink(idbuf, path) < 0) {
 			/* Lost the race for the key: undo, the caller looks again. */
 			err = errno == EEXIST ? -EEXIST : -ENOSPC;
@@ -786,16 +806,20 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 			goto out_unmap;
 		}
 	}
+	FAULT_STEP();
 	atomic_store(&o->state, OBJ_LIVE);
 	flock(hfd, LOCK_UN);
-	munmap(o, mapped);
+	/* The creator's mapping becomes its handle, as uipc__open_id's would. */
+	h = fstat(hfd, &st) == 0 ?
+		    uipc__handle_new(ops->kind, id, st.st_ino, (char *)o, mapped, true) : NULL;
 	close(hfd);
 	close(dfd);
-	h = uipc__open_id(ops, id, false, &err);
-	if (h) {
-		uipc__handle_install(h);
-		uipc__handle_unref(h);
+	if (!h) {
+		munmap(o, mapped);
+		return id;
 	}
+	uipc__handle_install(h);
+	uipc__handle_unref(h);
 	return id;
 out_unmap:
 	munmap(o, mapped);
@@ -815,8 +839,11 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 	int id, err, tries;
 
 	uipc__limits_expire();
-	if ((err = ensure_root()) < 0)
-		return err == -EACCES ? err : -ENOSPC;
+	if (!atomic_load_explicit(&root_ok, memory_order_relaxed)) {
+		if ((err = ensure_root()) < 0)
+			return err == -EACCES ? err : -ENOSPC;
+		atomic_store_explicit(&root_ok, true, memory_order_relaxed);
+	}
 	if (key == IPC_PRIVATE)
 		return create(ops, key, flg, arg);
 	key_name(path, sizeof(path), ops, key);
@@ -868,12 +895,14 @@ int uipc__remove(struct handle *h, const struct obj_ops *ops)
 	char path[PATH_MAX];
 	struct stat st;
 
+	FAULT_STEP();
 	atomic_store(&o->state, OBJ_REMOVED);
 	ops->wake_all(o);
 	uipc__unlock(h);
 	obj_path(path, sizeof(path), ops, h->id);
 	if (stat(path, &st) == 0 && st.st_ino == h->ino) {
 		unlink_names(ops, h->id, o->key, -1);
+		FAULT_STEP();
 		if (uipc__ns())
 			atomic_fetch_sub(&uipc__ns()->kinds[ops->kind].in_use, 1);
 	}

@@ -141,34 +141,44 @@ void uipc__txn_commit_to(struct redo_log *r, struct txn *t)
 		r->e[i].off = (uint64_t)((char *)t->e[i].p - t->base);
 		r->e[i].val = t->e[i].val;
 	}
+	FAULT_STEP();
 	atomic_store_explicit(&r->count, (uint64_t)t->n, memory_order_release);
 	atomic_signal_fence(memory_order_seq_cst);
-	for (i = 0; i < t->n; i++)
+	for (i = 0; i < t->n; i++) {
+		FAULT_STEP();
 		__atomic_store_n(t->e[i].p, t->e[i].val, __ATOMIC_RELEASE);
+	}
+	FAULT_STEP();
 	atomic_store_explicit(&r->count, 0, memory_order_release);
 	t->n = 0;
 }
 
 /*
- * Replay log r, left by a dead holder, on the object o of 'len' bytes.  A
- * log that is garbage is dropped: one that would write the identity, the
- * object lock and log, or [keep_from, keep_to) (another lock and log).
+ * Replay log r, left by a dead holder of 'lock', on the object o of 'len'
+ * bytes.  A log that is garbage is dropped: one that would write the
+ * identity, the object lock and log, or the lock and log it belongs to.
  */
-void uipc__redo_replay(struct uipc_obj *o, struct redo_log *r, size_t len, size_t keep_from,
-		       size_t keep_to)
+void uipc__redo_replay(struct uipc_obj *o, struct redo_log *r, size_t len,
+		       const pthread_mutex_t *lock)
 {
 	uint64_t n = atomic_load(&r->count), i;
+	uint64_t lock_off = (uint64_t)((const char *)lock - (const char *)o);
+	uint64_t log_off = (uint64_t)((char *)r - (char *)o);
 
 	for (i = 0; i < n && n <= REDO_MAX; i++) {
 		uint64_t off = r->e[i].off;
 		if (off % 8 || off < offsetof(struct uipc_obj, perm) || off > len - 8 ||
 		    (off >= offsetof(struct uipc_obj, lock) && off < sizeof(*o)) ||
-		    (off >= keep_from && off < keep_to))
+		    (off >= lock_off && off < lock_off + sizeof(*lock)) ||
+		    (off >= log_off && off < log_off + sizeof(*r)))
 			n = 0;
 	}
-	for (i = 0; i < n && n <= REDO_MAX; i++)
+	for (i = 0; i < n && n <= REDO_MAX; i++) {
+		FAULT_STEP();
 		__atomic_store_n((uint64_t *)((char *)o + r->e[i].off), r->e[i].val,
 				 __ATOMIC_RELAXED);
+	}
+	FAULT_STEP();
 	atomic_store(&r->count, 0);
 }
 
@@ -177,9 +187,10 @@ static void after_owner_died(struct handle *h)
 	struct uipc_obj *o = hobj(h);
 	const struct obj_ops *ops = uipc__ops((enum uipc_kind)h->kind);
 
-	uipc__redo_replay(o, &o->redo, atomic_load(&h->len), 0, 0);
+	uipc__redo_replay(o, &o->redo, atomic_load(&h->len), &o->lock);
 	ops->recover(h);
 	ops->wake_all(hobj(h));
+	FAULT_STEP();
 	pthread_mutex_consistent(&o->lock);
 }
 
@@ -233,11 +244,10 @@ int uipc__lock_mutex(struct handle *h, pthread_mutex_t *m)
 		if (err == ETIMEDOUT && ++waited >= WEDGED_AFTER_S && lock_wedged(h, m))
 			return -EINVAL;
 	}
-	if (err == EOWNERDEAD)
-		return 1;
-	if (err)	/* EINVAL, ENOTRECOVERABLE: a damaged mutex */
+	if (err && err != EOWNERDEAD)	/* EINVAL, ENOTRECOVERABLE: a damaged mutex */
 		return -EINVAL;
-	return 0;
+	FAULT_STEP();
+	return err == EOWNERDEAD;
 }
 
 int uipc__lock(struct handle *h)
@@ -277,6 +287,7 @@ void uipc__unlock(struct handle *h)
 {
 	int i, n = wakes.n;
 
+	FAULT_STEP();
 	pthread_mutex_unlock(&hobj(h)->lock);
 	wakes.n = 0;
 	for (i = 0; i < n; i++)
