@@ -249,6 +249,7 @@ static inline struct uipc_obj *hobj(struct handle *h)
 	return (struct uipc_obj *)atomic_load_explicit(&h->base, memory_order_acquire);
 }
 
+struct check_log;
 struct obj_ops {
 	enum uipc_kind kind;
 	const char *prefix;		/* file name prefix: "msg" */
@@ -270,6 +271,12 @@ struct obj_ops {
 	void (*wake_all)(struct uipc_obj *o);
 	/* Repairs after a lock owner died, once the redo log was replayed. */
 	void (*recover)(struct handle *h);
+	/*
+	 * uipc check (check.c): verify the kind's invariants, with the object
+	 * locked; with log->repair make them hold again.  Returns the number
+	 * of problems found, or -1 for an object beyond repair.
+	 */
+	int (*check)(struct handle *h, struct check_log *log);
 };
 
 #define MAX_OBJ_SIZE ((uint64_t)LLONG_MAX)	/* the largest file uipc opens */
@@ -293,6 +300,26 @@ HIDDEN const struct obj_ops *uipc__msg_ops(void);
 HIDDEN const struct obj_ops *uipc__sem_ops(void);
 HIDDEN const struct obj_ops *uipc__shm_ops(void);
 HIDDEN void uipc__forget_key(struct handle *h, const struct obj_ops *ops);
+HIDDEN void uipc__obj_path(char *buf, size_t n, const struct obj_ops *ops, int id);
+HIDDEN void uipc__data_path(char *buf, size_t n, const struct obj_ops *ops, int id);
+HIDDEN void uipc__slot_name(char *buf, size_t n, const struct obj_ops *ops, int slot);
+HIDDEN void uipc__key_name(char *buf, size_t n, const struct obj_ops *ops, key_t key);
+HIDDEN int uipc__read_id(const char *path);
+HIDDEN void uipc__unlink_name(const char *path, int id);
+HIDDEN void uipc__unlink_names(const struct obj_ops *ops, int id, key_t key, int fd);
+
+/* ---- check.c: uipc check [--repair] ---- */
+struct check_log {
+	bool repair;			/* make the invariants hold again */
+	void *out;			/* the FILE the findings go to */
+	const char *kind;		/* the object being looked at: "msg" */
+	int id;
+	int problems;			/* found in the whole namespace */
+};
+HIDDEN int uipc__check_say(struct check_log *log, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+HIDDEN int uipc__check(bool repair, void *out);
+HIDDEN bool uipc__holder_died(pthread_mutex_t *m);
 
 /* ---- handle.c: the process's handles and their cache ---- */
 HIDDEN struct handle *uipc__handle_new(int kind, int id, ino_t ino, char *base, size_t len,

@@ -157,6 +157,7 @@ static const struct obj_ops msg_ops = {
 	.validate = msg_validate,
 	.wake_all = msg__wake_all,
 	.recover = msg_recover,
+	.check = msg__check,
 };
 
 const struct obj_ops *uipc__msg_ops(void)

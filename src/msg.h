@@ -191,6 +191,7 @@ HIDDEN int msg__map_all(struct handle *h);
 
 /* ---- msg_list.c: the message list, its blocks, the send lock ---- */
 HIDDEN void msg__rebuild(struct handle *h);
+HIDDEN int msg__check(struct handle *h, struct check_log *log);
 HIDDEN int msg__send_lock(struct handle *h, bool have_queue);
 HIDDEN void msg__send_unlock(struct handle *h);
 HIDDEN bool msg__testmsg(int64_t mtype, int64_t type, uint64_t mode);

@@ -14,6 +14,49 @@
 #include "msg.h"
 
 /*
+ * Walk the message list from the dummy at 'head', marking the blocks it
+ * uses in 'used' (a bit per block), counting its messages and bytes.  A
+ * message whose chain leaves the file, or reuses a block, is where the
+ * damage starts: with 'cut' the list is cut there, else the walk stops and
+ * reports it.  Returns false when the list was damaged.  *last gets the last
+ * message (the tail), *top one past the highest block used.
+ */
+struct list_walk {
+	uint64_t num, bytes, last, top;
+};
+
+static bool walk_list(struct msg_queue *q, uint8_t *used, struct list_walk *w, bool cut)
+{
+	uint64_t n = q->nblocks, i, k, c, prev = q->head;
+	struct msg_head *m;
+	uint64_t *link;
+
+	*w = (struct list_walk){ 0, 0, prev, prev + 1 };
+	used[prev / 8] |= (uint8_t)(1u << (prev % 8));
+	link = &mhead(q, prev)->next_msg;
+	for (i = *link; i; prev = i, link = &m->next_msg, i = m->next_msg) {
+		m = mhead(q, i);
+		for (k = i, c = m ? blocks_for_len(m->len) : 0; c && c <= n; c--, k = blk(q, k)->next) {
+			if (!blk(q, k) || used[k / 8] & (1u << (k % 8)))
+				break;
+			used[k / 8] |= (uint8_t)(1u << (k % 8));
+			if (k >= w->top)
+				w->top = k + 1;
+		}
+		if (!m || c) {	/* damaged: the list ends before this message */
+			w->last = prev;
+			if (cut)
+				*link = 0;
+			return false;
+		}
+		w->num++;
+		w->bytes += m->len;
+	}
+	w->last = prev;
+	return true;
+}
+
+/*
  * Count everything again from the message list: the list (the dummy at
  * 'head' and the next_msg links, changed only through the redo logs) is the
  * truth, the rest is derived from it: tail, the send side's counters, the
@@ -22,17 +65,15 @@
  */
 void msg__rebuild(struct handle *h)
 {
-	uint64_t n, i, k, c, prev, num = 0, bytes = 0, bump, free_list = 0;
+	uint64_t n, k, bump, free_list = 0;
+	struct list_walk w;
 	struct msg_queue *q;
-	struct msg_head *m;
-	uint64_t *link;
 	uint8_t *used;
 
 	if (msg__map_all(h) || !(used = calloc(hq(h)->nblocks / 8 + 1, 1)))
 		return;
 	q = hq(h);
 	n = q->nblocks;
-	bump = q->bump;
 	if (!mhead(q, q->head)) {
 		if (!blk(q, 1)) {
 			free(used);
@@ -41,27 +82,8 @@ void msg__rebuild(struct handle *h)
 		q->head = 1;
 		mhead(q, 1)->next_msg = 0;
 	}
-	prev = q->head;
-	used[prev / 8] |= (uint8_t)(1u << (prev % 8));
-	if (prev >= bump)
-		bump = prev + 1;
-	link = &mhead(q, prev)->next_msg;
-	for (i = *link; i; prev = i, link = &m->next_msg, i = m->next_msg) {
-		m = mhead(q, i);
-		for (k = i, c = m ? blocks_for_len(m->len) : 0; c && c <= n; c--, k = blk(q, k)->next) {
-			if (!blk(q, k) || used[k / 8] & (1u << (k % 8)))
-				break;
-			used[k / 8] |= (uint8_t)(1u << (k % 8));
-			if (k >= bump)
-				bump = k + 1;
-		}
-		if (!m || c) {	/* damaged: the list ends before this message */
-			*link = 0;
-			break;
-		}
-		num++;
-		bytes += m->len;
-	}
+	walk_list(q, used, &w, true);
+	bump = q->bump > w.top ? q->bump : w.top;
 	if (bump > n + 1)
 		bump = n + 1;
 	for (k = bump - 1; k >= 1; k--)
@@ -70,9 +92,9 @@ void msg__rebuild(struct handle *h)
 			free_list = k;
 		}
 	free(used);
-	q->tail = prev;
-	q->sent_num = q->recv_num + num;
-	q->sent_bytes = q->recv_bytes + bytes;
+	q->tail = w.last;
+	q->sent_num = q->recv_num + w.num;
+	q->sent_bytes = q->recv_bytes + w.bytes;
 	q->seen_num = q->recv_num;
 	q->seen_bytes = q->recv_bytes;
 	q->send_free = free_list;
@@ -80,6 +102,76 @@ void msg__rebuild(struct handle *h)
 	q->keep_head = q->keep_tail = q->keep_count = 0;
 	q->bump = bump;
 	q->send_dirty = 0;
+}
+
+/*
+ * Count the free blocks of a chain into 'used' (each must be below bump
+ * and in no message nor other chain); false if the chain is damaged.
+ */
+static bool walk_free(struct msg_queue *q, uint64_t i, uint8_t *used, uint64_t *count)
+{
+	for (; i; i = blk(q, i)->next) {
+		if (!blk(q, i) || i >= q->bump || used[i / 8] & (1u << (i % 8)))
+			return false;
+		used[i / 8] |= (uint8_t)(1u << (i % 8));
+		++*count;
+	}
+	return true;
+}
+
+/*
+ * uipc check: the message list is whole, the counters and the tail are
+ * the ones it implies, and every block below bump is in a message or in
+ * exactly one free chain.  With repair, msg__rebuild() makes it so (cutting
+ * a damaged list).  Called with the queue lock held; takes the send lock.
+ */
+int msg__check(struct handle *h, struct check_log *log)
+{
+	uint64_t free_blocks = 0, k, in_use = 0;
+	struct list_walk w;
+	struct msg_queue *q;
+	int problems = 0;
+	uint8_t *used;
+	bool whole;
+
+	if (uipc__holder_died(&hq(h)->send_lock)) {
+		problems += uipc__check_say(log, "its send lock holder died in a call%s",
+					    log->repair ? ": its change was rolled forward or back" :
+					    ": its change is rolled forward or back at the next use");
+		if (!log->repair)
+			return problems;
+	}
+	if (msg__send_lock(h, true) < 0 || msg__map_all(h) < 0)
+		return -1;
+	q = hq(h);
+	if (!mhead(q, q->head) || !(used = calloc(q->nblocks / 8 + 1, 1))) {
+		msg__send_unlock(h);
+		return -1;
+	}
+	whole = walk_list(q, used, &w, false);
+	if (!whole)
+		problems += uipc__check_say(log, "the message list is damaged after %llu messages",
+					    (unsigned long long)w.num);
+	if (whole && (q->tail != w.last || qnum(q) != w.num || cbytes(q) != w.bytes))
+		problems += uipc__check_say(log,
+			"counters say %llu messages (%llu bytes), the list holds %llu (%llu bytes)",
+			(unsigned long long)qnum(q), (unsigned long long)cbytes(q),
+			(unsigned long long)w.num, (unsigned long long)w.bytes);
+	for (k = 1; k < w.top; k++)
+		in_use += (used[k / 8] >> (k % 8)) & 1;
+	if (whole && (w.top > q->bump || !walk_free(q, q->send_free, used, &free_blocks) ||
+		      !walk_free(q, atomic_load(&q->recv_free), used, &free_blocks) ||
+		      !walk_free(q, q->keep_head, used, &free_blocks) ||
+		      in_use + free_blocks != q->bump - 1))
+		problems += uipc__check_say(log, "the free blocks are not what the list leaves");
+	free(used);
+	if (problems && log->repair) {
+		msg__rebuild(h);
+		uipc__check_say(log, "counted again from the list%s", whole ? "" :
+				", which was cut where it was damaged");
+	}
+	msg__send_unlock(h);
+	return problems;
 }
 
 /*

@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/futex.h>
 #include "sem.h"
 
 static const struct obj_ops sem_ops;
@@ -809,6 +810,103 @@ static void sem_recover(struct handle *h)
 	settle_touched(s);
 }
 
+/*
+ * uipc check: no change half done, values and pids in range, sleepers and
+ * undo records in states that exist, and the references (hence SEM_SLOW)
+ * and the sleeper counts the ones the sleepers and the records imply.  With
+ * repair, out-of-range values are clamped, records in no state are freed,
+ * and the rest is counted again as after a death.  Called locked.
+ */
+static int sem_check(struct handle *h, struct check_log *log)
+{
+	uint64_t k, r, i, num, queued = 0, complex = 0, *refs, orphans = 0, lo;
+	int problems = 0, bad_refs = 0;
+	struct undo_rec *u;
+	struct sem_set *s;
+	struct sem *m;
+
+	if (sem_map_all(h) || !(refs = calloc(hs(h)->nsems, sizeof(*refs))))
+		return -1;
+	s = hs(h);
+	if (atomic_load(&jrn(s)->count)) {
+		problems += uipc__check_say(log, "a change was left half done");
+		if (log->repair)
+			jrollback(s, atomic_load(&h->len));
+	}
+	for (i = 0; i < MAX_SLEEPERS; i++) {
+		if (s->w[i].state > S_DONE ||
+		    (s->w[i].state == S_QUEUED && !sem__slot_sane(s, &s->w[i]))) {
+			uipc__check_say(log, "sleeper %llu is in no state a sleeper can be in",
+					(unsigned long long)i);
+			free(refs);
+			return -1;
+		}
+		if (s->w[i].state != S_QUEUED)
+			continue;
+		queued++;
+		complex += s->w[i].nsops > 1;
+		for (k = 0; k < s->w[i].nsops; k++) {
+			num = s->w[i].sops[k].sem_num;
+			for (r = 0; r < k && s->w[i].sops[r].sem_num != num; r++)
+				;
+			if (r == k)
+				refs[num] += REF_SLEEPER;
+		}
+	}
+	for (r = 0; r < s->nundo; r++) {
+		u = urec(s, r);
+		if (u->state > U_ORPHAN) {
+			problems += uipc__check_say(log, "undo record %llu is in no state a record "
+					"can be in", (unsigned long long)r);
+			if (log->repair)
+				jset(s, &u->state, U_FREE);
+			continue;
+		}
+		orphans += u->state == U_ORPHAN;
+		lo = __atomic_load_n((uint32_t *)&u->alive.__data.__lock, __ATOMIC_RELAXED);
+		if (u->state == U_LIVE && (!(lo & FUTEX_TID_MASK) || (lo & FUTEX_OWNER_DIED)))
+			problems += uipc__check_say(log, "process %llu died or called exec: its "
+					"adjustments wait for the next call", (unsigned long long)u->pid);
+		for (k = 0; u->state != U_FREE && k < s->nsems; k++)
+			if (sem__get_adj(s, u, k))
+				refs[k] += REF_UNDO;
+	}
+	for (k = 0; k < s->nsems; k++) {
+		m = &sems(s)[k];
+		lo = m->lo;
+		if ((lo & 0xffffffff) > SEMVMX_MAX || (lo >> 32) > PID_MAX_LIMIT_) {
+			problems += uipc__check_say(log, "semaphore %llu holds %llu (pid %llu), out "
+					"of range", (unsigned long long)k,
+					(unsigned long long)(lo & 0xffffffff),
+					(unsigned long long)(lo >> 32));
+			if (log->repair)
+				jset(s, &m->lo, SEMVMX_MAX < (lo & 0xffffffff) ?
+					SEMVMX_MAX : (lo & 0xffffffff));
+		}
+		if (m->refs != refs[k] || (refs[k] && !(m->hi & SEM_SLOW)))
+			bad_refs++;
+	}
+	jcommit(s);
+	free(refs);
+	if (bad_refs || s->queued != queued || s->complex_count != complex || s->orphans != orphans)
+		problems += uipc__check_say(log, "the references of %d semaphores, or the counts of "
+				"sleepers and orphan records, are not what the sleepers and the records "
+				"say", bad_refs);
+	if (problems && log->repair) {
+		jset(s, &s->orphans, orphans);
+		jcommit(s);
+		sem__touched.n = 0;
+		sem__touched.all = false;
+		sem__reap_undo(s);
+		sem_recover(h);		/* counts again, serves the sleepers */
+		sem__unmerge_queues(s);
+		settle_touched(s);
+		uipc__check_say(log, "rolled back what was half done, applied the adjustments of "
+				"dead processes, counted again");
+	}
+	return problems;
+}
+
 static const struct obj_ops sem_ops = {
 	.kind = KIND_SEM,
 	.prefix = "sem",
@@ -820,6 +918,7 @@ static const struct obj_ops sem_ops = {
 	.validate = sem_validate,
 	.wake_all = sem__wake_all,
 	.recover = sem_recover,
+	.check = sem_check,
 };
 
 const struct obj_ops *uipc__sem_ops(void)

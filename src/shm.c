@@ -209,6 +209,8 @@ static void shm_recover(struct handle *h)
 	(void)h;	/* the redo log holds every change */
 }
 
+static int shm_check(struct handle *h, struct check_log *log);
+
 static const struct obj_ops shm_ops = {
 	.kind = KIND_SHM,
 	.prefix = "shm",
@@ -221,6 +223,7 @@ static const struct obj_ops shm_ops = {
 	.validate = shm_validate,
 	.wake_all = shm_wake_all,
 	.recover = shm_recover,
+	.check = shm_check,
 };
 
 const struct obj_ops *uipc__shm_ops(void)
@@ -324,6 +327,68 @@ static void reap(struct shm_seg *s)
 			continue;
 		check_record(s, r);
 	}
+}
+
+/*
+ * uipc check: the records are in states that exist, the count of orphans is
+ * theirs, no record belongs to a process that died or called exec (the next
+ * call would count it again: with repair, done now), and the data file is
+ * there, of the segment's size.  A segment without its memory is beyond
+ * repair.  Called locked.
+ */
+static int shm_check(struct handle *h, struct check_log *log)
+{
+	struct shm_seg *s = hseg(h);
+	uint64_t orphans = 0, before = nattch(s);
+	int i, used = recs_used(s), problems = 0;
+	char path[PATH_MAX];
+	struct attach_rec *r;
+	struct stat st;
+	uint32_t v;
+
+	uipc__data_path(path, sizeof(path), &shm_ops, h->id);
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size < pages(s->segsz) * PAGE) {
+		uipc__check_say(log, "its memory (%s) is missing or shorter than the segment", path);
+		return -1;
+	}
+	if (s->nrecs > MAX_RECS)
+		problems += uipc__check_say(log, "it says %llu attach records were used, of %d",
+					    (unsigned long long)s->nrecs, MAX_RECS);
+	for (i = 0; i < used; i++) {
+		r = &s->rec[i];
+		if (r->state > R_ORPHAN) {
+			problems += uipc__check_say(log, "attach record %d is in no state a record "
+						    "can be in", i);
+			if (log->repair)
+				set_count(s, r, 0, r->pid);
+			continue;
+		}
+		orphans += r->state == R_ORPHAN;
+		v = __atomic_load_n((uint32_t *)&r->alive.__data.__lock, __ATOMIC_RELAXED);
+		if (r->state == R_LIVE && (!(v & FUTEX_TID_MASK) || (v & FUTEX_OWNER_DIED)))
+			problems += uipc__check_say(log, "process %llu died or called exec: its %llu "
+						    "attachments are counted until the next call",
+						    (unsigned long long)r->pid,
+						    (unsigned long long)r->count);
+	}
+	if (orphans != s->orphans)
+		problems += uipc__check_say(log, "it counts %llu orphan records, there are %llu",
+					    (unsigned long long)s->orphans,
+					    (unsigned long long)orphans);
+	if (problems && log->repair) {
+		struct txn t;
+
+		txn_begin(&t, s);
+		txn_set(&t, &s->orphans, orphans);
+		if (s->nrecs > MAX_RECS)
+			txn_set(&t, &s->nrecs, MAX_RECS);
+		uipc__txn_commit(&s->obj, &t);
+		reap(s);
+		uipc__check_say(log, "counted again: %llu attachments, were %llu",
+				(unsigned long long)nattch(s), (unsigned long long)before);
+	}
+	return problems;
 }
 
 /*

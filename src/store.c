@@ -65,7 +65,6 @@
 static const char *root_path;
 /* ensure_root() succeeded once: a root removed later is made again by create(). */
 static _Atomic bool root_ok;
-static void unlink_names(const struct obj_ops *ops, int id, key_t key, int fd);
 static _Atomic(struct ns_file *) ns_map;
 
 /* Seconds, as the kernel's ktime_get_real_seconds(); time() is a vDSO read. */
@@ -94,17 +93,17 @@ const char *uipc_root(void)
 	return r;
 }
 
-static void obj_path(char *buf, size_t n, const struct obj_ops *ops, int id)
+void uipc__obj_path(char *buf, size_t n, const struct obj_ops *ops, int id)
 {
 	snprintf(buf, n, "%s/%s.%d", uipc_root(), ops->prefix, id);
 }
 
-static void slot_name(char *buf, size_t n, const struct obj_ops *ops, int slot)
+void uipc__slot_name(char *buf, size_t n, const struct obj_ops *ops, int slot)
 {
 	snprintf(buf, n, "%s/names/%s.%d", uipc_root(), ops->prefix, slot);
 }
 
-static void key_name(char *buf, size_t n, const struct obj_ops *ops, key_t key)
+void uipc__key_name(char *buf, size_t n, const struct obj_ops *ops, key_t key)
 {
 	snprintf(buf, n, "%s/names/%skey.%08x", uipc_root(), ops->prefix, (unsigned)key);
 }
@@ -113,7 +112,7 @@ static void key_name(char *buf, size_t n, const struct obj_ops *ops, key_t key)
  * The id a name points to, or -1 with errno: ENOENT if there is no such
  * name, EINVAL if it is not one uipc made (anyone may write names/).
  */
-static int read_id(const char *path)
+int uipc__read_id(const char *path)
 {
 	char link[32], *end;
 	ssize_t n = readlink(path, link, sizeof(link) - 1);
@@ -260,12 +259,12 @@ static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o)
 		return state;
 	state = atomic_load(&o->state);
 	if (state == OBJ_CREATING) {
-		key_name(path, sizeof(path), ops, o->key);
-		if (o->key != IPC_PRIVATE && read_id(path) == o->id) {
+		uipc__key_name(path, sizeof(path), ops, o->key);
+		if (o->key != IPC_PRIVATE && uipc__read_id(path) == o->id) {
 			state = OBJ_LIVE;
 		} else {
 			state = OBJ_REMOVED;
-			unlink_names(ops, o->id, IPC_PRIVATE, fd);
+			uipc__unlink_names(ops, o->id, IPC_PRIVATE, fd);
 		}
 		atomic_store(&o->state, state);
 	}
@@ -304,7 +303,7 @@ static char *map_view(int hfd, int dfd, size_t hsize, size_t dsize)
 	return base;
 }
 
-static void data_path(char *buf, size_t n, const struct obj_ops *ops, int id)
+void uipc__data_path(char *buf, size_t n, const struct obj_ops *ops, int id)
 {
 	snprintf(buf, n, "%s/%s.%d.data", uipc_root(), ops->prefix, id);
 }
@@ -342,7 +341,7 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	*err = -EINVAL;
 	if (want_id < 0)
 		return NULL;
-	obj_path(path, sizeof(path), ops, want_id);
+	uipc__obj_path(path, sizeof(path), ops, want_id);
 	hfd = open(path, O_RDWR | OBJ_OPEN);
 	rw = hfd >= 0;
 	if (hfd < 0 && errno == EACCES && allow_ro)
@@ -355,7 +354,7 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	if (file_size_of(hfd, &ino) != (long long)hsize)
 		goto out_close;
 	if (rw) {
-		data_path(path, sizeof(path), ops, want_id);
+		uipc__data_path(path, sizeof(path), ops, want_id);
 		dfd = open(path, O_RDWR | OBJ_OPEN);
 		if (dfd >= 0 && (dsize = file_size_of(dfd, NULL)) < 0)
 			goto out_close;
@@ -412,8 +411,8 @@ struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *er
 {
 	char path[PATH_MAX];
 
-	slot_name(path, sizeof(path), ops, slot);
-	return uipc__open_id(ops, read_id(path), true, err);
+	uipc__slot_name(path, sizeof(path), ops, slot);
+	return uipc__open_id(ops, uipc__read_id(path), true, err);
 }
 
 struct handle *uipc__handle_read(const struct obj_ops *ops, int id, int *err)
@@ -500,9 +499,9 @@ int uipc__handle_ensure(struct handle *h, size_t need)
 	pthread_mutex_lock(&h->grow);
 	if (atomic_load(&h->len) >= need)
 		goto out;
-	obj_path(path, sizeof(path), ops, h->id);
+	uipc__obj_path(path, sizeof(path), ops, h->id);
 	hfd = open(path, O_RDWR | OBJ_OPEN);
-	data_path(path, sizeof(path), ops, h->id);
+	uipc__data_path(path, sizeof(path), ops, h->id);
 	if (hfd >= 0)
 		dfd = open(path, O_RDWR | OBJ_OPEN);
 	err = -EIDRM;
@@ -530,7 +529,7 @@ int uipc__grow_file(struct handle *h, size_t size)
 	long long dsize;
 	int fd, err = 0;
 
-	data_path(path, sizeof(path), ops, h->id);
+	uipc__data_path(path, sizeof(path), ops, h->id);
 	fd = open(path, O_RDWR | OBJ_OPEN);
 	if (fd < 0)
 		return errno == ENOENT ? -EIDRM : -errno;
@@ -553,13 +552,13 @@ int uipc__set_file_mode(struct handle *h)
 	unsigned mode = uipc__file_mode(&hobj(h)->perm);
 
 	/* Only the files' owner (the creator) or root may: see README. */
-	obj_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), h->id);
+	uipc__obj_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), h->id);
 	fd = open(path, O_RDONLY | OBJ_OPEN);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) == 0 && st.st_ino == h->ino) {
 		fchmod(fd, mode | 0444);
-		data_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), h->id);
+		uipc__data_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), h->id);
 		chmod(path, mode);
 	}
 	close(fd);
@@ -572,18 +571,18 @@ int uipc__set_file_mode(struct handle *h)
  * Unlink a name if it still points to 'id', and nothing newer: move it aside
  * first, then look at what was moved.
  */
-static void unlink_name(const char *path, int id)
+void uipc__unlink_name(const char *path, int id)
 {
 	char tmp[PATH_MAX + 48];
 
-	if (read_id(path) != id)
+	if (uipc__read_id(path) != id)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.stale.%d.%lx", path, uipc__pid(),
 		 (unsigned long)pthread_self());
 	FAULT_STEP();
 	if (rename(path, tmp) < 0)
 		return;
-	if (read_id(tmp) == id) {
+	if (uipc__read_id(tmp) == id) {
 		FAULT_STEP();
 		unlink(tmp);
 		return;
@@ -604,8 +603,8 @@ void uipc__forget_key(struct handle *h, const struct obj_ops *ops)
 
 	if (o->key == IPC_PRIVATE)
 		return;
-	key_name(path, sizeof(path), ops, o->key);
-	unlink_name(path, h->id);
+	uipc__key_name(path, sizeof(path), ops, o->key);
+	uipc__unlink_name(path, h->id);
 	o->key = IPC_PRIVATE;
 }
 
@@ -614,22 +613,22 @@ void uipc__forget_key(struct handle *h, const struct obj_ops *ops)
  * (if the file is still the one open as 'fd', or fd < 0).  Unlinking the
  * file fails harmlessly for a remover that does not own it.
  */
-static void unlink_names(const struct obj_ops *ops, int id, key_t key, int fd)
+void uipc__unlink_names(const struct obj_ops *ops, int id, key_t key, int fd)
 {
 	char path[PATH_MAX];
 	struct stat st, cur;
 
 	if (key != IPC_PRIVATE) {
-		key_name(path, sizeof(path), ops, key);
-		unlink_name(path, id);
+		uipc__key_name(path, sizeof(path), ops, key);
+		uipc__unlink_name(path, id);
 	}
-	slot_name(path, sizeof(path), ops, id_slot(id));
-	unlink_name(path, id);
-	obj_path(path, sizeof(path), ops, id);
+	uipc__slot_name(path, sizeof(path), ops, id_slot(id));
+	uipc__unlink_name(path, id);
+	uipc__obj_path(path, sizeof(path), ops, id);
 	if (fd < 0 || (fstat(fd, &st) == 0 && stat(path, &cur) == 0 && st.st_ino == cur.st_ino)) {
 		FAULT_STEP();
 		unlink(path);
-		data_path(path, sizeof(path), ops, id);
+		uipc__data_path(path, sizeof(path), ops, id);
 		FAULT_STEP();
 		unlink(path);
 	}
@@ -691,14 +690,14 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 			/* Wrapping around bumps the sequence, as idr_alloc_cyclic. */
 			id = (int)(((uint64_t)slot < next ? (seq + 1) % IPC_SEQ_MAX : seq) *
 				   IPC_SLOTS + (uint64_t)slot);
-			slot_name(path, sizeof(path), ops, slot);
+			uipc__slot_name(path, sizeof(path), ops, slot);
 			snprintf(idbuf, sizeof(idbuf), "%d", id);
 			FAULT_STEP();
 			if (symlink(idbuf, path) == 0)
 				goto claimed;
 			if (errno != EEXIST)
 				return -ENOSPC;
-			if (round == 0 || (old = read_id(path)) < 0)
+			if (round == 0 || (old = uipc__read_id(path)) < 0)
 				continue;
 			h = uipc__open_id(ops, old, true, &err);
 			if (h) {
@@ -706,7 +705,7 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 				continue;
 			}
 			if (err == -EINVAL) {	/* stale: the object is gone */
-				unlink_name(path, old);
+				uipc__unlink_name(path, old);
 				if (symlink(idbuf, path) == 0)
 					goto claimed;
 			}
@@ -715,19 +714,19 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 	return -ENOSPC;
 claimed:
 	o->id = id;
-	data_path(path, sizeof(path), ops, id);
+	uipc__data_path(path, sizeof(path), ops, id);
 	FAULT_STEP();
 	if ((err = link_tmpfile(dfd, path)) == 0) {
-		obj_path(path, sizeof(path), ops, id);
+		uipc__obj_path(path, sizeof(path), ops, id);
 		FAULT_STEP();
 		if ((err = link_tmpfile(hfd, path)) < 0) {
-			data_path(path, sizeof(path), ops, id);
+			uipc__data_path(path, sizeof(path), ops, id);
 			unlink(path);
 		}
 	}
 	if (err < 0) {
-		slot_name(path, sizeof(path), ops, slot);
-		unlink_name(path, id);
+		uipc__slot_name(path, sizeof(path), ops, slot);
+		uipc__unlink_name(path, id);
 		return err == -EEXIST ? -ENOSPC : err;
 	}
 	FAULT_STEP();
@@ -794,14 +793,14 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 		goto out_unmap;
 	}
 	if (key != IPC_PRIVATE) {
-		key_name(path, sizeof(path), ops, key);
+		uipc__key_name(path, sizeof(path), ops, key);
 		snprintf(idbuf, sizeof(idbuf), "%d", id);
 		FAULT_STEP();
 		if (symlink(idbuf, path) < 0) {
 			/* Lost the race for the key: undo, the caller looks again. */
 			err = errno == EEXIST ? -EEXIST : -ENOSPC;
 			atomic_store(&o->state, OBJ_REMOVED);
-			unlink_names(ops, id, IPC_PRIVATE, hfd);
+			uipc__unlink_names(ops, id, IPC_PRIVATE, hfd);
 			atomic_fetch_sub(&ns->kinds[ops->kind].in_use, 1);
 			goto out_unmap;
 		}
@@ -846,9 +845,9 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 	}
 	if (key == IPC_PRIVATE)
 		return create(ops, key, flg, arg);
-	key_name(path, sizeof(path), ops, key);
+	uipc__key_name(path, sizeof(path), ops, key);
 	for (tries = 0; tries < 100; tries++) {
-		id = read_id(path);
+		id = uipc__read_id(path);
 		if (id < 0 && errno == ENOENT) {
 			if (!(flg & IPC_CREAT))
 				return -ENOENT;
@@ -858,7 +857,7 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 			continue;	/* another creator won: look again */
 		}
 		if (id < 0) {	/* not a name uipc made: out of the way */
-			unlink_name(path, -1);
+			uipc__unlink_name(path, -1);
 			continue;
 		}
 		h = uipc__handle_get(ops, id, &err);
@@ -867,12 +866,12 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 		if (!h) {
 			if (err != -EINVAL)
 				return err;
-			unlink_name(path, id);	/* stale */
+			uipc__unlink_name(path, id);	/* stale */
 			continue;
 		}
 		if (hobj(h)->key != key) {
 			uipc__handle_put(h);
-			unlink_name(path, id);
+			uipc__unlink_name(path, id);
 			continue;
 		}
 		if ((flg & IPC_CREAT) && (flg & IPC_EXCL))
@@ -899,9 +898,9 @@ int uipc__remove(struct handle *h, const struct obj_ops *ops)
 	atomic_store(&o->state, OBJ_REMOVED);
 	ops->wake_all(o);
 	uipc__unlock(h);
-	obj_path(path, sizeof(path), ops, h->id);
+	uipc__obj_path(path, sizeof(path), ops, h->id);
 	if (stat(path, &st) == 0 && st.st_ino == h->ino) {
-		unlink_names(ops, h->id, o->key, -1);
+		uipc__unlink_names(ops, h->id, o->key, -1);
 		FAULT_STEP();
 		if (uipc__ns())
 			atomic_fetch_sub(&uipc__ns()->kinds[ops->kind].in_use, 1);
@@ -943,7 +942,7 @@ static void reap_removed(const struct obj_ops *ops)
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_uid == euid || euid == 0) &&
 		    pread(fd, &o, sizeof(o), 0) == (ssize_t)sizeof(o) && o.magic == UIPC_MAGIC &&
 		    o.kind == ops->kind && o.id == id && atomic_load(&o.state) == OBJ_REMOVED)
-			unlink_names(ops, o.id, IPC_PRIVATE, fd);
+			uipc__unlink_names(ops, o.id, IPC_PRIVATE, fd);
 		close(fd);
 	}
 	closedir(dir);
@@ -977,11 +976,11 @@ int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, voi
 		slot = (int)strtol(d->d_name + plen + 1, &end, 10);
 		if (*end || slot < 0 || slot >= IPC_SLOTS)
 			continue;
-		slot_name(path, sizeof(path), ops, slot);
-		id = read_id(path);
+		uipc__slot_name(path, sizeof(path), ops, slot);
+		id = uipc__read_id(path);
 		h = uipc__open_id(ops, id, true, &err);
 		if (!h && err == -EINVAL && id >= 0)
-			unlink_name(path, id);
+			uipc__unlink_name(path, id);
 		if (!h && err != -EACCES)
 			continue;
 		if (slot > max)

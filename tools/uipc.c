@@ -23,6 +23,10 @@
  * util-linux's strtosize() takes ("1.5K", "10KiB", "10KB", "0x1000"), with
  * its rounding.
  *
+ * "uipc check" is the exception: it verifies the objects' own invariants,
+ * which only the library knows (check.c), so it calls into the library's
+ * internals; the tool links the static library for that.
+ *
  * "uipc run" puts libuipc-preload.so in front of LD_PRELOAD and execs the
  * program.  The library is looked for next to this binary (the build tree),
  * then in ../lib relative to it (an installed tree).
@@ -37,6 +41,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1407,6 +1412,37 @@ static int cmd_limits(int argc, char **argv)
 	return 0;
 }
 
+/* ---- check ---- */
+
+/* In libuipc.a, not exported by libuipc.so (src/check.c). */
+int uipc__check(bool repair, void *out);
+
+static int cmd_check(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "repair", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool repair = false;
+	int c, found;
+
+	while ((c = getopt_long(argc, argv, "rh", longopts, NULL)) != -1) {
+		if (c == 'r')
+			repair = true;
+		else if (c == 'h')
+			return -1;
+		else
+			try_help();	/* getopt said why */
+	}
+	if (optind < argc)
+		usage_error("unknown argument: %s", argv[optind]);
+	found = uipc__check(repair, stdout);
+	printf("uipc check: %s: %d problem%s found%s\n", uipc_root(), found, found == 1 ? "" : "s",
+	       found && repair ? ", repaired as said" : "");
+	return found && !repair ? 1 : 0;
+}
+
 /* ---- run ---- */
 
 /* libuipc-preload.so next to this binary, or in ../lib; 0 or -1. */
@@ -1529,6 +1565,15 @@ static const struct command {
 	  "   value and its source: \"set\" for the root, or \"kernel\" (follows the\n"
 	  "   kernel's /proc/sys/kernel/NAME or .../sem; semvmx is 32767 and shmmin 1\n"
 	  "   in Linux). \"set\" sets them; VALUE \"default\" or \"kernel\" unsets one.\n" },
+	{ "check", cmd_check,
+	  " uipc check [--repair]\n"
+	  "   Verify every object of the root: its files, its state, its lock (a holder\n"
+	  "   that died in a call), the invariants of its kind, its names, and the\n"
+	  "   namespace's counts; print a line per problem.  Exits 1 if any was found.\n"
+	  "   -r, --repair: roll forward or back what a dead process left half done,\n"
+	  "   count again what is derived, unlink stale names and make missing ones,\n"
+	  "   and remove the objects that cannot be recovered, saying what it did\n"
+	  "   (exits 0 then).\n" },
 	{ "run", cmd_run,
 	  " uipc run [--root DIR] [--] PROGRAM [ARG...]\n"
 	  "   Run PROGRAM with libuipc-preload.so in LD_PRELOAD, so that it and its\n"
