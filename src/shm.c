@@ -17,7 +17,8 @@
  * call on the segment looks at the process (reap): gone, its count goes; it
  * called exec (or only that thread ended), the count becomes the number of
  * mappings of the data file at offset 0 that /proc/PID/maps shows.  A fork
- * child counts its inherited attachments in its own record (pthread_atfork).
+ * child counts its inherited attachments in its own record (pthread_atfork),
+ * and fork returns in the parent once it has (see fork_child).
  * Each process keeps a table of its attachments (address, size, id) for
  * shmdt and fork.
  *
@@ -32,6 +33,7 @@
  * with all its counts.  The process's table has its own mutex.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -496,34 +498,80 @@ enum count_change { UNDO_ATTACH, DETACHED, ATTACHED, FORKED };
 static void change_count(int id, enum count_change how);
 
 /*
- * In a fork child: the inherited attachments are the child's, and count
- * (the kernel counts them when it copies the mappings).
+ * Fork.  The kernel counts a child's inherited attachments while it copies
+ * the mappings, before fork returns in either process.  Here the child
+ * counts them in its fork handler, and the parent's fork handler waits for
+ * that (through a page both share), so that fork returns in the parent once
+ * the count is the kernel's.  The parent tells a fork that failed (no child
+ * will ever count) by errno: the prepare handler clears it, and glibc leaves
+ * it as _Fork set it for the parent handlers.  A child that dies first, or
+ * does not count within FORK_WAIT_MS, is not waited for further (its count,
+ * if it comes, comes late).  The table lock, held from prepare to the parent
+ * handler, serialises forks.
  */
+#define FORK_WAIT_MS 1000
+
+struct fork_sync {
+	_Atomic uint32_t counted;	/* the child counted its attachments */
+	_Atomic int32_t child;		/* its pid, as soon as it runs */
+};
+static struct fork_sync *fork_sync;	/* MAP_SHARED: inherited shared */
+static bool fork_waits;
+static int fork_errno;
+
 static void fork_child(void)
 {
 	size_t i, k;
 
 	pthread_mutex_init(&table_lock, NULL);
+	if (fork_waits)
+		atomic_store(&fork_sync->child, getpid());
 	for (i = 0; i < table_len; i++) {
 		for (k = 0; k < i && table[k].id != table[i].id; k++)
 			;
 		if (k == i)	/* once per segment, with all its attachments */
 			change_count(table[i].id, FORKED);
 	}
+	if (fork_waits) {
+		atomic_store(&fork_sync->counted, 1);
+		uipc__futex_wake(&fork_sync->counted, 1);
+	}
 }
 
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&table_lock);
+	fork_waits = table_len && fork_sync;
+	if (fork_waits) {
+		atomic_store(&fork_sync->counted, 0);
+		atomic_store(&fork_sync->child, 0);
+		fork_errno = errno;
+		errno = 0;
+	}
 }
 
 static void fork_parent(void)
 {
+	int ms, child;
+
+	if (fork_waits && errno == 0) {
+		for (ms = 0; ms < FORK_WAIT_MS && !atomic_load(&fork_sync->counted); ms++) {
+			child = atomic_load(&fork_sync->child);
+			if ((child && kill(child, 0) < 0 && errno == ESRCH) || (!child && ms >= 100))
+				break;
+			uipc__futex_wait(&fork_sync->counted, 0, 1);
+		}
+		errno = fork_errno;
+	}
 	pthread_mutex_unlock(&table_lock);
 }
 
 static void watch_fork(void)
 {
+	void *p = mmap(NULL, sizeof(*fork_sync), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	fork_sync = p == MAP_FAILED ? NULL : p;
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 

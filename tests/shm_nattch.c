@@ -1769,6 +1769,55 @@ static void compare(const char *klog, const char *ulog)
 	}
 }
 
+/*
+ * fork counts at once: nattch, read by the parent the moment each fork
+ * returns, already counts the child's inherited attachments (Linux copies
+ * the mappings inside fork).  With the same results on the kernel (in
+ * IPC_PRIVATE) and on uipc: two attachments, FORKS children blocked on a
+ * pipe, then all gone.  Returns the number of wrong counts.
+ */
+#define FORKS 20
+
+static int fork_counts_at_once(const struct ops *o)
+{
+	int id = o->get(IPC_PRIVATE, 4096, IPC_CREAT | 0600), wrong = 0, k, hold[2];
+	void *a = o->at(id, NULL, 0), *b = o->at(id, NULL, SHM_RDONLY);
+	pid_t kids[FORKS];
+	struct shmid_ds ds;
+
+	if (id < 0 || a == (void *)-1 || b == (void *)-1 || pipe(hold) < 0)
+		return -1;
+	for (k = 0; k < FORKS; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			char c;
+
+			close(hold[1]);
+			_exit(read(hold[0], &c, 1) == 0 ? 0 : 1);
+		}
+		if (kids[k] < 0 || o->ctl(id, IPC_STAT, &ds) < 0 ||
+		    ds.shm_nattch != (shmatt_t)(2 * (k + 2))) {
+			T_FAIL("%s: after fork %d nattch is %lu, expected %d", o->name, k + 1,
+			       (unsigned long)ds.shm_nattch, 2 * (k + 2));
+			wrong++;
+		}
+	}
+	close(hold[0]);
+	close(hold[1]);
+	for (k = 0; k < FORKS; k++)
+		if (kids[k] > 0)
+			waitpid(kids[k], NULL, 0);
+	if (o->ctl(id, IPC_STAT, &ds) < 0 || ds.shm_nattch != 2) {
+		T_FAIL("%s: after the children ended nattch is %lu, expected 2", o->name,
+		       (unsigned long)ds.shm_nattch);
+		wrong++;
+	}
+	o->dt(a);
+	o->dt(b);
+	o->ctl(id, IPC_RMID, NULL);
+	return wrong;
+}
+
 int main(int argc, char **argv)
 {
 	struct shared *ksh, *ush;
@@ -1827,6 +1876,14 @@ int main(int argc, char **argv)
 		if (verbose)
 			fprintf(stderr, "---- %s\n%s", case_name, ush->log);
 		compare(ksh->log, ush->log);
+		t_done();
+	}
+	if (!only || strstr("fork_counts_at_once", only)) {
+		t_case("fork_counts_at_once [kernel]");
+		CHECK_EQ(fork_counts_at_once(&kernel_ops), 0);
+		t_done();
+		t_case("fork_counts_at_once [uipc]");
+		CHECK_EQ(fork_counts_at_once(&uipc_ops), 0);
 		t_done();
 	}
 	return t_exit();
