@@ -221,11 +221,22 @@ static void check_name(const struct obj_ops *ops, const char *name, struct check
 	int id, err;
 	bool stale;
 
-	if (strncmp(name, ops->prefix, plen) || (!is_key && name[plen] != '.'))
+	if (strncmp(name, ops->prefix, plen))
+		return;
+	if (uipc__aside_name_dead(name)) {
+		log->id = -1;
+		log->problems += uipc__check_say(log, "the name %s was left by a remover that died%s",
+						 name, log->repair ? ": unlinked" : "");
+		snprintf(path, sizeof(path), "%s/names/%s", uipc_root(), name);
+		if (log->repair)
+			unlink(path);
+		return;
+	}
+	if (!is_key && name[plen] != '.')
 		return;
 	which = strtoll(name + plen + (is_key ? 4 : 1), &end, is_key ? 16 : 10);
 	if (*end)
-		return;		/* a remover's name in passing (.stale.) */
+		return;		/* a remover's name in passing */
 	snprintf(path, sizeof(path), "%s/names/%s", uipc_root(), name);
 	id = uipc__read_id(path);
 	h = id >= 0 ? uipc__open_id(ops, id, true, &err) : NULL;

@@ -299,13 +299,14 @@ HIDDEN const struct obj_ops *uipc__ops(enum uipc_kind kind);
 HIDDEN const struct obj_ops *uipc__msg_ops(void);
 HIDDEN const struct obj_ops *uipc__sem_ops(void);
 HIDDEN const struct obj_ops *uipc__shm_ops(void);
-HIDDEN void uipc__forget_key(struct handle *h, const struct obj_ops *ops);
+HIDDEN void uipc__commit_forget_key(struct handle *h, const struct obj_ops *ops, struct txn *t);
 HIDDEN void uipc__obj_path(char *buf, size_t n, const struct obj_ops *ops, int id);
 HIDDEN void uipc__data_path(char *buf, size_t n, const struct obj_ops *ops, int id);
 HIDDEN void uipc__slot_name(char *buf, size_t n, const struct obj_ops *ops, int slot);
 HIDDEN void uipc__key_name(char *buf, size_t n, const struct obj_ops *ops, key_t key);
 HIDDEN int uipc__read_id(const char *path);
 HIDDEN void uipc__unlink_name(const char *path, int id);
+HIDDEN bool uipc__aside_name_dead(const char *name);
 HIDDEN void uipc__unlink_names(const struct obj_ops *ops, int id, key_t key, int fd);
 
 /* ---- check.c: uipc check [--repair] ---- */

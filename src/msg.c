@@ -73,6 +73,7 @@
  * writes the caller's buffer before it commits, so even such a fault never
  * damages the queue.
  */
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,6 +488,13 @@ static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp,
 			mb->mtype = m->type;
 			err = msg__copy_out(q, m, mb->mtext, m->len) ? (long)m->len : -EINVAL;
 			break;
+		}
+		/* A sender died under the send lock: its message may be due. */
+		if (__atomic_load_n(&q->send_lock.__data.__lock, __ATOMIC_RELAXED) & FUTEX_OWNER_DIED) {
+			if ((err = msg__send_lock(h, true)))
+				break;
+			msg__send_unlock(h);
+			continue;
 		}
 		err = -ENOMSG;
 		if (msgflg & IPC_NOWAIT)

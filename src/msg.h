@@ -212,5 +212,6 @@ HIDDEN int msg__poll_queue(struct handle *h, bool receiver);
 HIDDEN void msg__wake_all(struct uipc_obj *o);
 HIDDEN void msg__wake_senders(struct msg_queue *q);
 HIDDEN void msg__hand_off(struct msg_queue *q, uint64_t mi);
+HIDDEN void msg__offer_queued(struct msg_queue *q);
 
 #endif

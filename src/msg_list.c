@@ -102,6 +102,7 @@ void msg__rebuild(struct handle *h)
 	q->keep_head = q->keep_tail = q->keep_count = 0;
 	q->bump = bump;
 	q->send_dirty = 0;
+	msg__offer_queued(q);
 }
 
 /*

@@ -226,6 +226,26 @@ void msg__wake_senders(struct msg_queue *q)
 }
 
 /*
+ * After a death: offer the queued messages nobody was handed, in order, to
+ * the waiting receivers, as their senders would have (a sender killed
+ * between its commit and its hand-off leaves its message queued while a
+ * receiver waits).  Called with the queue lock held.
+ */
+void msg__offer_queued(struct msg_queue *q)
+{
+	uint64_t i, steps = 0;
+	struct msg_head *m = mhead(q, q->head);
+
+	for (i = m ? next_of(m) : 0; i && any_waiter(q->recv_mask) && steps++ <= q->nblocks;
+	     i = next_of(m)) {
+		if (!(m = mhead(q, i)))
+			return;
+		if (!m->owner)
+			msg__hand_off(q, i);
+	}
+}
+
+/*
  * Offer the new message mi to the waiting receivers, oldest first (the
  * kernel's pipelined_send).  A receiver whose buffer is too small gets E2BIG
  * and the next one is tried.

@@ -402,7 +402,7 @@ static struct attach_rec *own_record(struct handle *h, int *err)
 	uint64_t pid = (uint64_t)uipc__pid(), start = uipc__self_start();
 	struct shm_seg *s = hseg(h);
 	int i, e, used = recs_used(s);
-	struct attach_rec *r, *free_rec = NULL;
+	struct attach_rec *r = NULL, *free_rec = NULL;
 	struct txn t;
 	uint32_t v;
 
@@ -989,8 +989,7 @@ static long shmctl_down(int shmid, int cmd, struct shmid_ds *buf)
 		/* Attached: SHM_DEST, and the key is given up (Linux). */
 		txn_begin(&t, s);
 		txn_set(&t, &s->flags, s->flags | SHM_DEST_);
-		uipc__txn_commit(&s->obj, &t);
-		uipc__forget_key(h, &shm_ops);
+		uipc__commit_forget_key(h, &shm_ops, &t);
 		uipc__unlock(h);
 		err = 0;
 		goto out;

@@ -43,6 +43,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,9 +249,11 @@ static int validate(const struct obj_ops *ops, struct uipc_obj *o, size_t len, i
 
 /*
  * A CREATING object whose creator died: roll it forward if its key name
- * points to it, else remove it.  Returns its state afterwards.
+ * points to it, else remove it.  Returns its state afterwards.  A caller
+ * whose view of the header is read-only leaves that to others and is told
+ * the object is not there (OBJ_REMOVED).
  */
-static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o)
+static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o, bool can_write)
 {
 	char path[PATH_MAX];
 	uint32_t state = atomic_load(&o->state);
@@ -258,7 +261,9 @@ static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o)
 	if (state != OBJ_CREATING || flock(fd, LOCK_EX | LOCK_NB) < 0)
 		return state;
 	state = atomic_load(&o->state);
-	if (state == OBJ_CREATING) {
+	if (state == OBJ_CREATING && !can_write) {
+		state = OBJ_REMOVED;
+	} else if (state == OBJ_CREATING) {
 		uipc__key_name(path, sizeof(path), ops, o->key);
 		if (o->key != IPC_PRIVATE && uipc__read_id(path) == o->id) {
 			state = OBJ_LIVE;
@@ -278,12 +283,13 @@ static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o)
  * everyone through MSG_STAT_ANY) and the data (<kind>.<id>.data: the
  * contents, closed to users the IPC mode excludes).  A view maps both
  * contiguously, so that the header's offsets reach into the data.  A
- * read-only view maps the header only.
+ * read-only view maps the header only (writable if hdr_rw: a header whose
+ * data file is missing, which settle() may have to remove).
  */
-static char *map_view(int hfd, int dfd, size_t hsize, size_t dsize)
+static char *map_view(int hfd, int dfd, size_t hsize, size_t dsize, bool hdr_rw)
 {
 	size_t len = hsize + (dfd >= 0 ? dsize : 0);
-	int prot = dfd >= 0 ? PROT_READ | PROT_WRITE : PROT_READ;
+	int prot = dfd >= 0 || hdr_rw ? PROT_READ | PROT_WRITE : PROT_READ;
 	char *base;
 
 	if (len == hsize) {	/* the header alone: one mapping */
@@ -365,7 +371,7 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	}
 	if (ops->header_only)
 		dsize = 0;
-	base = map_view(hfd, dfd, hsize, (size_t)dsize);
+	base = map_view(hfd, dfd, hsize, (size_t)dsize, rw);
 	if (!base) {
 		*err = -ENOMEM;
 		goto out_close;
@@ -373,7 +379,7 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	o = (struct uipc_obj *)base;
 	if (validate(ops, o, dfd >= 0 ? hsize + (size_t)dsize : SIZE_MAX, want_id) < 0)
 		goto out_unmap;
-	while ((state = settle(ops, hfd, o)) == OBJ_CREATING) {
+	while ((state = settle(ops, hfd, o, rw)) == OBJ_CREATING) {
 		if (++tries > 1000)	/* its creator is alive but stopped */
 			goto out_unmap;
 		if (tries < 100)
@@ -509,7 +515,7 @@ int uipc__handle_ensure(struct handle *h, size_t need)
 	    ino != h->ino || (dsize = file_size_of(dfd, NULL)) < 0 ||
 	    ops->hdr_bytes + (size_t)dsize < need)
 		goto out_close;
-	base = map_view(hfd, dfd, ops->hdr_bytes, (size_t)dsize);
+	base = map_view(hfd, dfd, ops->hdr_bytes, (size_t)dsize, true);
 	err = base ? uipc__handle_swap_view(h, base, ops->hdr_bytes + (size_t)dsize) : -ENOMEM;
 out_close:
 	if (hfd >= 0)
@@ -567,9 +573,33 @@ int uipc__set_file_mode(struct handle *h)
 
 /* ---- keys ---- */
 
+#define ASIDE ".stale."
+
+/*
+ * Is 'name' (in names/) one that uipc__unlink_name() moved aside, whose
+ * process died before it unlinked it?  Such names are unlinked by the
+ * namespace walks (uipc__for_each) and by uipc check.
+ */
+bool uipc__aside_name_dead(const char *name)
+{
+	const char *aside = strstr(name, ASIDE);
+	int saved = errno;
+	bool dead;
+	char *end;
+	long pid;
+
+	if (!aside)
+		return false;
+	pid = strtol(aside + strlen(ASIDE), &end, 10);
+	dead = *end == '.' && pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) < 0 &&
+	       errno == ESRCH;
+	errno = saved;
+	return dead;
+}
+
 /*
  * Unlink a name if it still points to 'id', and nothing newer: move it aside
- * first, then look at what was moved.
+ * first (under a name with our pid), then look at what was moved.
  */
 void uipc__unlink_name(const char *path, int id)
 {
@@ -577,7 +607,7 @@ void uipc__unlink_name(const char *path, int id)
 
 	if (uipc__read_id(path) != id)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.stale.%d.%lx", path, uipc__pid(),
+	snprintf(tmp, sizeof(tmp), "%s" ASIDE "%d.%lx", path, uipc__pid(),
 		 (unsigned long)pthread_self());
 	FAULT_STEP();
 	if (rename(path, tmp) < 0)
@@ -593,19 +623,33 @@ void uipc__unlink_name(const char *path, int id)
 }
 
 /*
- * The object gives up its key (its key becomes IPC_PRIVATE), as an attached
- * shared memory segment does at IPC_RMID.  Called with the object locked.
+ * Commit transaction t, in which the object also gives up its key (its key
+ * becomes IPC_PRIVATE), as an attached shared memory segment does at
+ * IPC_RMID; then unlink the key's name.  A process killed between the two
+ * leaves a name whose object no longer has that key: a stale name, which
+ * lookups unlink.  Called with the object locked.
  */
-void uipc__forget_key(struct handle *h, const struct obj_ops *ops)
+_Static_assert(offsetof(struct uipc_obj, key) % 8 == 0 &&
+	       offsetof(struct uipc_obj, hdr_size) == offsetof(struct uipc_obj, key) + 4,
+	       "the key and hdr_size share a word the redo log can write");
+
+void uipc__commit_forget_key(struct handle *h, const struct obj_ops *ops, struct txn *t)
 {
 	struct uipc_obj *o = hobj(h);
+	struct { int32_t key; uint32_t hdr_size; } word = { IPC_PRIVATE, o->hdr_size };
+	key_t key = o->key;
 	char path[PATH_MAX];
+	uint64_t val;
 
-	if (o->key == IPC_PRIVATE)
-		return;
-	uipc__key_name(path, sizeof(path), ops, o->key);
-	uipc__unlink_name(path, h->id);
-	o->key = IPC_PRIVATE;
+	if (key != IPC_PRIVATE) {
+		memcpy(&val, &word, sizeof(val));
+		txn_set(t, (uint64_t *)&o->key, val);
+	}
+	uipc__txn_commit(o, t);
+	if (key != IPC_PRIVATE) {
+		uipc__key_name(path, sizeof(path), ops, key);
+		uipc__unlink_name(path, h->id);
+	}
 }
 
 /*
@@ -625,10 +669,12 @@ void uipc__unlink_names(const struct obj_ops *ops, int id, key_t key, int fd)
 	uipc__slot_name(path, sizeof(path), ops, id_slot(id));
 	uipc__unlink_name(path, id);
 	uipc__obj_path(path, sizeof(path), ops, id);
+	/* The data first: a header left behind is still found (reap_removed). */
 	if (fd < 0 || (fstat(fd, &st) == 0 && stat(path, &cur) == 0 && st.st_ino == cur.st_ino)) {
+		uipc__data_path(path, sizeof(path), ops, id);
 		FAULT_STEP();
 		unlink(path);
-		uipc__data_path(path, sizeof(path), ops, id);
+		uipc__obj_path(path, sizeof(path), ops, id);
 		FAULT_STEP();
 		unlink(path);
 	}
@@ -648,6 +694,30 @@ static int64_t count_slots(const struct obj_ops *ops)
 	uipc__for_each(ops, NULL, NULL, &in_use);
 	n = in_use;
 	return n;
+}
+
+/*
+ * Link a new object's header, then its data file, as object 'id'.  The
+ * header first: a creator that dies between the two leaves a CREATING
+ * header, which the next lookup of its slot settles (removes), and not a
+ * data file that nothing would ever find.
+ */
+static int link_files(const struct obj_ops *ops, int id, int hfd, int dfd)
+{
+	char path[PATH_MAX];
+	int err;
+
+	uipc__obj_path(path, sizeof(path), ops, id);
+	FAULT_STEP();
+	if ((err = link_tmpfile(hfd, path)) < 0)
+		return err;
+	uipc__data_path(path, sizeof(path), ops, id);
+	FAULT_STEP();
+	if ((err = link_tmpfile(dfd, path)) < 0) {
+		uipc__obj_path(path, sizeof(path), ops, id);
+		unlink(path);
+	}
+	return err;
 }
 
 /*
@@ -714,15 +784,17 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 	return -ENOSPC;
 claimed:
 	o->id = id;
-	uipc__data_path(path, sizeof(path), ops, id);
-	FAULT_STEP();
-	if ((err = link_tmpfile(dfd, path)) == 0) {
+	err = link_files(ops, id, hfd, dfd);
+	if (err == -EEXIST) {
+		/*
+		 * Files of a creator or remover of this id that died: no live
+		 * object has the id, since its slot name is ours.
+		 */
+		uipc__data_path(path, sizeof(path), ops, id);
+		unlink(path);
 		uipc__obj_path(path, sizeof(path), ops, id);
-		FAULT_STEP();
-		if ((err = link_tmpfile(hfd, path)) < 0) {
-			uipc__data_path(path, sizeof(path), ops, id);
-			unlink(path);
-		}
+		unlink(path);
+		err = link_files(ops, id, hfd, dfd);
 	}
 	if (err < 0) {
 		uipc__slot_name(path, sizeof(path), ops, slot);
@@ -768,7 +840,7 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 	if (ftruncate(hfd, (off_t)hsize) < 0 || ftruncate(dfd, size - (off_t)hsize) < 0)
 		goto out_close;
 	mapped = ops->header_only ? hsize : (size_t)size;
-	o = (struct uipc_obj *)map_view(hfd, dfd, hsize, mapped - hsize);
+	o = (struct uipc_obj *)map_view(hfd, dfd, hsize, mapped - hsize, true);
 	if (!o)
 		goto out_close;
 	o->magic = UIPC_MAGIC;
@@ -971,7 +1043,14 @@ int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, voi
 	if (!dir)
 		return -1;
 	while ((d = readdir(dir))) {
-		if (strncmp(d->d_name, ops->prefix, plen) || d->d_name[plen] != '.')
+		if (strncmp(d->d_name, ops->prefix, plen))
+			continue;
+		if (uipc__aside_name_dead(d->d_name)) {
+			snprintf(path, sizeof(path), "%s/names/%s", uipc_root(), d->d_name);
+			unlink(path);
+			continue;
+		}
+		if (d->d_name[plen] != '.')
 			continue;
 		slot = (int)strtol(d->d_name + plen + 1, &end, 10);
 		if (*end || slot < 0 || slot >= IPC_SLOTS)

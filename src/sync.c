@@ -156,7 +156,8 @@ void uipc__txn_commit_to(struct redo_log *r, struct txn *t)
 /*
  * Replay log r, left by a dead holder of 'lock', on the object o of 'len'
  * bytes.  A log that is garbage is dropped: one that would write the
- * identity, the object lock and log, or the lock and log it belongs to.
+ * identity (magic to id; the key may change), the object lock and log, or
+ * the lock and log it belongs to.
  */
 void uipc__redo_replay(struct uipc_obj *o, struct redo_log *r, size_t len,
 		       const pthread_mutex_t *lock)
@@ -167,7 +168,7 @@ void uipc__redo_replay(struct uipc_obj *o, struct redo_log *r, size_t len,
 
 	for (i = 0; i < n && n <= REDO_MAX; i++) {
 		uint64_t off = r->e[i].off;
-		if (off % 8 || off < offsetof(struct uipc_obj, perm) || off > len - 8 ||
+		if (off % 8 || off < offsetof(struct uipc_obj, key) || off > len - 8 ||
 		    (off >= offsetof(struct uipc_obj, lock) && off < sizeof(*o)) ||
 		    (off >= lock_off && off < lock_off + sizeof(*lock)) ||
 		    (off >= log_off && off < log_off + sizeof(*r)))
