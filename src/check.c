@@ -62,24 +62,63 @@ bool uipc__holder_died(pthread_mutex_t *m)
 	return (v & FUTEX_OWNER_DIED) || (tid && kill(tid, 0) < 0 && errno == ESRCH);
 }
 
-/* Remove a damaged object: REMOVED if its header is ours, then its names. */
+/* Unlink a file of the root whatever it is (a directory if empty). */
+static void remove_path(const char *path)
+{
+	if (unlink(path) < 0 && errno == EISDIR)
+		rmdir(path);
+}
+
+/*
+ * Remove a damaged object (fd: its header file, or -1 if it cannot be
+ * opened): REMOVED if its header is ours that far, so that processes that
+ * use it see EIDRM; then its names and files.
+ */
 static void remove_damaged(const struct obj_ops *ops, int id, int fd)
 {
 	struct uipc_obj o;
 	char path[PATH_MAX];
+	bool ours;
 	void *map;
 
-	if (pread(fd, &o, sizeof(o), 0) == (ssize_t)sizeof(o) && o.magic == UIPC_MAGIC &&
-	    o.kind == ops->kind && o.id == id &&
-	    (map = mmap(NULL, sizeof(o), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) != MAP_FAILED) {
+	ours = fd >= 0 && pread(fd, &o, sizeof(o), 0) == (ssize_t)sizeof(o) &&
+	       o.magic == UIPC_MAGIC && o.kind == ops->kind && o.id == id;
+	if (ours && (map = mmap(NULL, sizeof(o), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) !=
+			    MAP_FAILED) {
 		atomic_store(&((struct uipc_obj *)map)->state, OBJ_REMOVED);
 		munmap(map, sizeof(o));
 	}
-	if (o.magic == UIPC_MAGIC && o.id == id && o.key != IPC_PRIVATE) {
+	if (ours && o.key != IPC_PRIVATE) {
 		uipc__key_name(path, sizeof(path), ops, o.key);
 		uipc__unlink_name(path, id);
 	}
-	uipc__unlink_names(ops, id, IPC_PRIVATE, -1);
+	uipc__slot_name(path, sizeof(path), ops, id_slot(id));
+	uipc__unlink_name(path, id);
+	uipc__data_path(path, sizeof(path), ops, id);
+	remove_path(path);
+	uipc__obj_path(path, sizeof(path), ops, id);
+	remove_path(path);
+}
+
+/*
+ * The header of object 'id' as its file says, read without mapping or
+ * settling anything; false if there is no such uipc object file.
+ */
+static bool peek(const struct obj_ops *ops, int id, struct uipc_obj *o)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	bool ok;
+	int fd;
+
+	uipc__obj_path(path, sizeof(path), ops, id);
+	if (id < 0 || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)) < 0)
+		return false;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == ops->hdr_bytes &&
+	     pread(fd, o, sizeof(*o), 0) == (ssize_t)sizeof(*o) && o->magic == UIPC_MAGIC &&
+	     o->version == UIPC_VERSION && o->kind == ops->kind && o->id == id;
+	close(fd);
+	return ok;
 }
 
 /* What is wrong with object file 'fd' (of object 'id'), or NULL. */
@@ -119,8 +158,19 @@ static void check_object(const struct obj_ops *ops, int id, struct walk *w)
 
 	log->id = id;
 	uipc__obj_path(path, sizeof(path), ops, id);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)) < 0)
-		return;		/* removed meanwhile */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)) < 0) {
+		if (errno == ENOENT)
+			return;		/* removed meanwhile */
+		if (errno != ELOOP && errno != ENXIO) {	/* not a symbolic link, a socket */
+			uipc__check_say(log, "cannot be opened (%s): not checked", strerror(errno));
+			return;
+		}
+		log->problems += uipc__check_say(log, "not a regular file%s",
+						 log->repair ? ": removed" : "");
+		if (log->repair)
+			remove_damaged(ops, id, -1);
+		return;
+	}
 	if ((damage = file_damage(ops, id, fd, &o))) {
 		log->problems += uipc__check_say(log, "%s%s", damage,
 						 log->repair ? ": removed" : "");
@@ -131,17 +181,29 @@ static void check_object(const struct obj_ops *ops, int id, struct walk *w)
 	}
 	if (atomic_load(&o.state) == OBJ_CREATING && flock(fd, LOCK_EX | LOCK_NB) == 0) {
 		flock(fd, LOCK_UN);
+		close(fd);
 		log->problems += uipc__check_say(log, "its creator died while making it%s",
 						 log->repair ? ": settled" : "");
-		if (log->repair && (h = uipc__open_id(ops, id, true, &err)))	/* settles */
+		if (!log->repair) {
+			/* It counts if it will live: its key name is its own. */
+			uipc__key_name(path, sizeof(path), ops, o.key);
+			w->live += o.key != IPC_PRIVATE && uipc__read_id(path) == id;
+			return;
+		}
+		if ((h = uipc__open_id(ops, id, true, &err)))	/* settles */
 			uipc__handle_unref(h);
 	} else if (atomic_load(&o.state) == OBJ_REMOVED) {
 		log->problems += uipc__check_say(log, "removed, but its files are still there%s",
 						 log->repair ? ": unlinked" : "");
 		if (log->repair)
 			uipc__unlink_names(ops, id, IPC_PRIVATE, fd);
+		close(fd);
+		return;
+	} else {
+		close(fd);
 	}
-	close(fd);
+	if (atomic_load(&o.state) == OBJ_CREATING && !log->repair)
+		return;		/* being made: its creator is alive */
 	h = uipc__open_id(ops, id, false, &err);
 	if (!h) {
 		if (err == -EINVAL && (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
@@ -216,10 +278,10 @@ static void check_name(const struct obj_ops *ops, const char *name, struct check
 	size_t plen = strlen(ops->prefix);
 	char path[PATH_MAX], *end;
 	bool is_key = !strncmp(name + plen, "key.", 4);
-	struct handle *h;
+	struct uipc_obj o;
 	long long which;
-	int id, err;
 	bool stale;
+	int id;
 
 	if (strncmp(name, ops->prefix, plen))
 		return;
@@ -239,12 +301,8 @@ static void check_name(const struct obj_ops *ops, const char *name, struct check
 		return;		/* a remover's name in passing */
 	snprintf(path, sizeof(path), "%s/names/%s", uipc_root(), name);
 	id = uipc__read_id(path);
-	h = id >= 0 ? uipc__open_id(ops, id, true, &err) : NULL;
-	stale = id < 0 || (!h && err != -EACCES) ||
-		(h && (is_key ? (long long)(unsigned)hobj(h)->key != which :
-				id_slot(id) != which));
-	if (h)
-		uipc__handle_unref(h);
+	stale = !peek(ops, id, &o) || atomic_load(&o.state) == OBJ_REMOVED ||
+		(is_key ? (long long)(unsigned)o.key != which : id_slot(id) != which);
 	if (!stale)
 		return;
 	log->id = id;
@@ -258,14 +316,12 @@ static void check_name(const struct obj_ops *ops, const char *name, struct check
 static void check_names_of(const struct obj_ops *ops, int id, struct check_log *log)
 {
 	char path[PATH_MAX], idbuf[16];
-	struct handle *h;
+	struct uipc_obj o;
 	key_t key;
-	int err;
 
-	if (!(h = uipc__open_id(ops, id, true, &err)))
+	if (!peek(ops, id, &o) || atomic_load(&o.state) != OBJ_LIVE)
 		return;
-	key = hobj(h)->key;
-	uipc__handle_unref(h);
+	key = o.key;
 	log->id = id;
 	snprintf(idbuf, sizeof(idbuf), "%d", id);
 	uipc__slot_name(path, sizeof(path), ops, id_slot(id));

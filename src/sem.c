@@ -880,8 +880,9 @@ static int sem_check(struct handle *h, struct check_log *log)
 					(unsigned long long)(lo & 0xffffffff),
 					(unsigned long long)(lo >> 32));
 			if (log->repair)
-				jset(s, &m->lo, SEMVMX_MAX < (lo & 0xffffffff) ?
-					SEMVMX_MAX : (lo & 0xffffffff));
+				jset(s, &m->lo, ((lo >> 32) > PID_MAX_LIMIT_ ? 0 : lo >> 32 << 32) |
+					((lo & 0xffffffff) > SEMVMX_MAX ? SEMVMX_MAX :
+					 (lo & 0xffffffff)));
 		}
 		if (m->refs != refs[k] || (refs[k] && !(m->hi & SEM_SLOW)))
 			bad_refs++;

@@ -721,6 +721,35 @@ static int link_files(const struct obj_ops *ops, int id, int hfd, int dfd)
 }
 
 /*
+ * The slot name 'slot_path' for 'id' is ours: the object o becomes 'id'
+ * and its files are linked as such.
+ * Files that are there already were left by a creator or remover of the id
+ * that died (no live object has the id, since its slot name is ours), or
+ * put there by someone else: they are unlinked if they can be.  On failure
+ * the slot name goes again; -EEXIST: try another slot.
+ */
+static int link_claimed(const struct obj_ops *ops, const char *slot_path, int id, int hfd, int dfd,
+			struct uipc_obj *o)
+{
+	char path[PATH_MAX];
+	int err;
+
+	o->id = id;
+	err = link_files(ops, id, hfd, dfd);
+
+	if (err == -EEXIST) {
+		uipc__data_path(path, sizeof(path), ops, id);
+		unlink(path);
+		uipc__obj_path(path, sizeof(path), ops, id);
+		unlink(path);
+		err = link_files(ops, id, hfd, dfd);
+	}
+	if (err < 0)
+		uipc__unlink_name(slot_path, id);
+	return err;
+}
+
+/*
  * Claim a slot for a new object, as the kernel's ipc_idr_alloc: ENOSPC
  * when msgmni/semmni objects exist; else the next free slot after the last
  * one given, cyclically, within the first max(in_use * 3 / 2, 64) slots,
@@ -763,8 +792,13 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 			uipc__slot_name(path, sizeof(path), ops, slot);
 			snprintf(idbuf, sizeof(idbuf), "%d", id);
 			FAULT_STEP();
-			if (symlink(idbuf, path) == 0)
-				goto claimed;
+			if (symlink(idbuf, path) == 0) {
+				if ((err = link_claimed(ops, path, id, hfd, dfd, o)) == 0)
+					goto claimed;
+				if (err != -EEXIST)
+					return err;
+				continue;	/* files no one can remove: next slot */
+			}
 			if (errno != EEXIST)
 				return -ENOSPC;
 			if (round == 0 || (old = uipc__read_id(path)) < 0)
@@ -776,31 +810,14 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 			}
 			if (err == -EINVAL) {	/* stale: the object is gone */
 				uipc__unlink_name(path, old);
-				if (symlink(idbuf, path) == 0)
+				if (symlink(idbuf, path) == 0 &&
+				    (err = link_claimed(ops, path, id, hfd, dfd, o)) == 0)
 					goto claimed;
 			}
 		}
 	}
 	return -ENOSPC;
 claimed:
-	o->id = id;
-	err = link_files(ops, id, hfd, dfd);
-	if (err == -EEXIST) {
-		/*
-		 * Files of a creator or remover of this id that died: no live
-		 * object has the id, since its slot name is ours.
-		 */
-		uipc__data_path(path, sizeof(path), ops, id);
-		unlink(path);
-		uipc__obj_path(path, sizeof(path), ops, id);
-		unlink(path);
-		err = link_files(ops, id, hfd, dfd);
-	}
-	if (err < 0) {
-		uipc__slot_name(path, sizeof(path), ops, slot);
-		uipc__unlink_name(path, id);
-		return err == -EEXIST ? -ENOSPC : err;
-	}
 	FAULT_STEP();
 	atomic_store(&k->seq, (uint64_t)id_seq(id));
 	atomic_store(&k->next_idx, (uint64_t)slot + 1);
