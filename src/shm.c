@@ -267,7 +267,14 @@ static void set_count(struct shm_seg *s, struct attach_rec *r, uint64_t n, uint6
 		txn_set(&t, &s->lpid, pid);
 	}
 	txn_set(&t, &r->count, n);
-	if (n == 0) {
+	/*
+	 * Freed at 0, but not the caller's own: a thread of the caller holds
+	 * its mutex, linked in that thread's robust list, and whoever took the
+	 * free record would initialise the mutex under it, cutting the list
+	 * (the kernel would then miss the mutexes behind it at the death).
+	 * The caller's record stays, with no attachment, until it dies.
+	 */
+	if (n == 0 && r->pid != (uint64_t)uipc__pid()) {
 		if (r->state == R_ORPHAN && s->orphans)
 			txn_set(&t, &s->orphans, s->orphans - 1);
 		txn_set(&t, &r->state, R_FREE);
