@@ -157,6 +157,7 @@ static const struct obj_ops msg_ops = {
 	.more_checks = msg_more_checks,
 	.validate = msg_validate,
 	.wake_all = msg__wake_all,
+	.prewake = msg__prewake,
 	.recover = msg_recover,
 	.check = msg__check,
 };

@@ -35,6 +35,29 @@ void msg__wake_all(struct uipc_obj *o)
 	uipc__futex_wake(&q->poll, INT_MAX);
 }
 
+/*
+ * Wake one waiter now, not once the queue is unlocked (uipc__before_change
+ * in internal.h): the oldest registration.  Waiters beyond the slots poll
+ * every millisecond by themselves.
+ */
+void msg__prewake(struct uipc_obj *o)
+{
+	struct msg_queue *q = (struct msg_queue *)o;
+	int i, best = -1;
+
+	if (!any_waiter(q->recv_mask) && !any_waiter(q->send_mask))
+		return;
+	for (i = 0; i < MSG_WAITERS; i++)
+		if (q->w[i].state != W_FREE &&
+		    (best < 0 || q->w[i].ticket < q->w[best].ticket))
+			best = i;
+	if (best >= 0) {
+		atomic_store(&q->w[best].futex, 1);
+		if (atomic_load(&q->w[best].sleeping))
+			uipc__futex_wake(&q->w[best].futex, 1);
+	}
+}
+
 /* ---- waiters ---- */
 
 /* The word of the registration mask that holds slot i. */

@@ -261,6 +261,8 @@ static long semop_locked(struct handle *h, struct sembuf *sops, uint64_t nsops, 
 	slot = sem__claim_slot(s, sops, nsops, blocking, un);
 	for (;;) {
 		if (slot >= 0) {
+			/* Locked, not served: sleep until woken again. */
+			atomic_store(&s->w[slot].futex, 0);
 			s->w[slot].watch = sem__pick_watch(s, &s->w[slot], &more);
 			ms = more ? WATCH_MS : SLEEP_MS;
 		} else {
@@ -918,6 +920,7 @@ static const struct obj_ops sem_ops = {
 	.more_checks = sem_more_checks,
 	.validate = sem_validate,
 	.wake_all = sem__wake_all,
+	.prewake = sem__prewake,
 	.recover = sem_recover,
 	.check = sem_check,
 };

@@ -49,6 +49,28 @@ void sem__wake_all(struct uipc_obj *o)
 	uipc__futex_wake(&s->poll, INT_MAX);
 }
 
+/*
+ * Wake one sleeper now, not once the set is unlocked (uipc__before_change
+ * in internal.h): the first that sleeps on its own word.  Sleepers that
+ * watch a holder's undo record look again every WATCH_MS by themselves.
+ */
+void sem__prewake(struct uipc_obj *o)
+{
+	struct sem_set *s = (struct sem_set *)o;
+	struct sem_slot *w;
+	int i;
+
+	for (i = 0; i < MAX_SLEEPERS && s->queued; i++) {
+		w = &s->w[i];
+		if (w->state == S_QUEUED && !w->watch) {
+			atomic_store(&w->futex, 1);
+			if (atomic_load(&w->sleeping))
+				uipc__futex_wake(&w->futex, 1);
+			return;
+		}
+	}
+}
+
 /* Take slot i off its list (Linux's unlink_queue). */
 void sem__unlink_slot(struct sem_set *s, int i, int64_t status)
 {

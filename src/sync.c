@@ -137,6 +137,7 @@ void uipc__txn_commit_to(struct redo_log *r, struct txn *t)
 {
 	int i;
 
+	uipc__before_change(t->base);
 	for (i = 0; i < t->n; i++) {
 		r->e[i].off = (uint64_t)((char *)t->e[i].p - t->base);
 		r->e[i].val = t->e[i].val;
@@ -251,6 +252,18 @@ int uipc__lock_mutex(struct handle *h, pthread_mutex_t *m)
 	return err == EOWNERDEAD;
 }
 
+__thread struct section uipc__section;
+
+void uipc__prewake(void)
+{
+	struct uipc_obj *o = uipc__section.o;
+	const struct obj_ops *ops = uipc__ops((enum uipc_kind)uipc__section.kind);
+
+	uipc__section.woken = true;
+	if (ops->prewake)
+		ops->prewake(o);
+}
+
 int uipc__lock(struct handle *h)
 {
 	int r = uipc__lock_mutex(h, &hobj(h)->lock);
@@ -259,6 +272,8 @@ int uipc__lock(struct handle *h)
 		after_owner_died(h);
 		r = 0;
 	}
+	if (r == 0)
+		uipc__section = (struct section){ hobj(h), h->kind, false };
 	return r;
 }
 
@@ -289,6 +304,7 @@ void uipc__unlock(struct handle *h)
 	int i, n = wakes.n;
 
 	FAULT_STEP();
+	uipc__section.o = NULL;
 	pthread_mutex_unlock(&hobj(h)->lock);
 	wakes.n = 0;
 	for (i = 0; i < n; i++)
