@@ -87,8 +87,9 @@ check: tests
 
 # The crash torture test, long (its short run is part of make check).
 torture: tests
-	@B=$(abspath $(B)) UIPC_TORTURE_KILLS=$${UIPC_TORTURE_KILLS:-5000} UIPC_TEST_TIMEOUT=3600 \
-		sh tests/run.sh $(B)/tests/torture
+	@root=$$(mktemp -d /dev/shm/uipc-torture.XXXXXX) && chmod 1777 $$root && \
+	UIPC_ROOT=$$root UIPC_TORTURE_KILLS=$${UIPC_TORTURE_KILLS:-5000} $(B)/tests/torture; \
+	rc=$$?; rm -rf $$root; exit $$rc
 
 # The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize:
