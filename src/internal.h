@@ -439,5 +439,29 @@ static inline int uipc__copy_in(void *dst, const void *src, size_t len)
 	return uipc__copy_in_slow(dst, src, len);
 }
 HIDDEN int uipc__copy_out(void *dst, const void *src, size_t len);
+HIDDEN int uipc__probe_readable(const void *p, size_t len);
+HIDDEN int uipc__probe_writable(void *p, size_t len);
+extern HIDDEN __thread uintptr_t uipc__last_writable;
+
+/* Is [p, p + len) within page 'page' (or empty)? */
+static inline bool on_page(uintptr_t p, size_t len, uintptr_t page)
+{
+	return !len || ((p & ~4095ul) == page && ((p + len - 1) & ~4095ul) == page);
+}
+
+/* Can the caller read (write) all of [p, p + len)?  0 or -EFAULT. */
+static inline int uipc__user_readable(const void *p, size_t len)
+{
+	if (likely(on_page((uintptr_t)p, len, uipc__last_readable)))
+		return 0;
+	return uipc__probe_readable(p, len);
+}
+
+static inline int uipc__user_writable(void *p, size_t len)
+{
+	if (likely(on_page((uintptr_t)p, len, uipc__last_writable)))
+		return 0;
+	return uipc__probe_writable(p, len);
+}
 
 #endif

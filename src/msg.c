@@ -67,11 +67,13 @@
  * Files:  msg.c has the calls; msg_list.c the list, its blocks and the send
  * lock; msg_wait.c the waiters; msg.h what they share.
  *
- * EFAULT:  NULL, the low page and kernel addresses are caught without a
- * system call (bad_user_ptr); any other unmapped buffer faults like memcpy.
- * The sender touches its buffer before it locks the queue, and the receiver
- * writes the caller's buffer before it commits, so even such a fault never
- * damages the queue.
+ * EFAULT:  the caller's buffers are checked as the kernel's copies would
+ * check them (uaccess.c: process_vm_readv/writev the first time a page is
+ * used, nothing after): the sender's before it locks the queue, the
+ * receiver's before it copies the message (which it consumes even then, as
+ * Linux does).  A page unmapped after it was used faults like memcpy; the
+ * receiver writes the caller's buffer before it commits, so even that
+ * never damages the queue.
  */
 #include <linux/futex.h>
 #include <signal.h>
@@ -401,16 +403,15 @@ static long do_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
 	long mtype, err;
 	int e;
 
-	if (bad_user_ptr(msgp, sizeof(long)))
+	if (uipc__copy_in(&mtype, &mb->mtype, sizeof(mtype)))
 		return -EFAULT;
-	mtype = mb->mtype;
 	if ((long)msgsz < 0 || msqid < 0 ||
 	    ((long long)msgsz > uipc__limit(LIM_MSGMAX) &&
 	     (long long)msgsz > uipc__limit_fresh(LIM_MSGMAX)))
 		return -EINVAL;
 	if (mtype < 1)
 		return -EINVAL;
-	if (msgsz && bad_user_ptr(mb->mtext, msgsz))
+	if (uipc__user_readable(mb->mtext, msgsz))
 		return -EFAULT;
 	touch(mb->mtext, msgsz);
 	h = uipc__handle_get(&msg_ops, msqid, &e);
@@ -432,14 +433,13 @@ static long take(struct handle *h, uint64_t mi, uint64_t prev, void *msgp, size_
 	struct msg_head *m = mhead(q, mi);
 	struct msgbuf *mb = msgp;
 	uint64_t n = m->len < bufsz ? m->len : bufsz;
-	long r = (long)n;
+	long r = (long)n, mtype = m->type;
 
-	if (bad_user_ptr(msgp, sizeof(long)) || (n && bad_user_ptr(mb->mtext, n))) {
+	if (uipc__copy_out(&mb->mtype, &mtype, sizeof(mtype)) ||
+	    uipc__user_writable(mb->mtext, n)) {
 		r = -EFAULT;
-	} else {
-		mb->mtype = m->type;
-		if (!msg__copy_out(q, m, mb->mtext, n))
-			return -EINVAL;
+	} else if (!msg__copy_out(q, m, mb->mtext, n)) {
+		return -EINVAL;
 	}
 	if (!msg__dequeue(h, mi, prev, stamp))
 		return -EINVAL;
@@ -458,6 +458,7 @@ static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp,
 	struct msg_head *m;
 	struct msgbuf *mb = msgp;
 	int64_t mi;
+	long mtype;
 	long err;
 
 	prefetch_block(h, &hq(h)->head, false);
@@ -484,9 +485,10 @@ static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp,
 			if (m->len > copy_max)
 				break;
 			err = -EFAULT;
-			if (bad_user_ptr(msgp, sizeof(long)) || (m->len && bad_user_ptr(mb->mtext, m->len)))
+			mtype = m->type;
+			if (uipc__copy_out(&mb->mtype, &mtype, sizeof(mtype)) ||
+			    uipc__user_writable(mb->mtext, m->len))
 				break;
-			mb->mtype = m->type;
 			err = msg__copy_out(q, m, mb->mtext, m->len) ? (long)m->len : -EINVAL;
 			break;
 		}

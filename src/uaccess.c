@@ -11,9 +11,9 @@
  * direction), and later copies that stay on remembered pages are plain
  * memcpy, so a caller that keeps its arguments in the same places (the
  * stack, a static array) makes no system call.  A page unmapped after it
- * was remembered faults like memcpy (README: known differences).  The page
- * read last is also kept in uipc__last_readable, for the inline check of
- * uipc__copy_in (internal.h).
+ * was remembered faults like memcpy (README: known differences).  The pages
+ * read and written last are also kept in uipc__last_readable and
+ * uipc__last_writable, for the inline checks of internal.h.
  *
  * Locking: none; the caches are thread-local.
  */
@@ -32,6 +32,7 @@ struct known {
 
 static __thread struct known readable, writable;
 __thread uintptr_t uipc__last_readable = 1;	/* the page last read: never 1 */
+__thread uintptr_t uipc__last_writable = 1;	/* the page last written */
 
 static bool known(const struct known *k, uintptr_t page)
 {
@@ -86,12 +87,78 @@ int uipc__copy_in_slow(void *dst, const void *src, size_t len)
 	return 0;
 }
 
+/*
+ * Can the caller read (write) all of [p, p + len)?  0, or -EFAULT where the
+ * kernel's copy would fault.  For buffers then copied piecewise with memcpy
+ * (a message's blocks).  Each page not remembered is probed with one byte,
+ * all at once: read (and written back as it was: the call writes the whole
+ * range next anyway).  Pages found good are remembered.
+ */
+#define PROBE_MAX 64
+
+static int probe(struct known *k, uintptr_t p, size_t len, bool write)
+{
+	struct iovec remote[PROBE_MAX], local;
+	char bytes[PROBE_MAX];
+	uintptr_t page, first = p & ~(PAGE - 1), end = p + len;
+	ssize_t n;
+	int count;
+
+	if (len == 0)
+		return 0;
+	if (bad_user_ptr((const void *)p, len))
+		return -EFAULT;
+	for (page = first; page < end;) {
+		for (count = 0; page < end && count < PROBE_MAX; page += PAGE) {
+			if (known(k, page))
+				continue;
+			remote[count].iov_base = (void *)(page < p ? p : page);
+			remote[count++].iov_len = 1;
+		}
+		if (!count)
+			continue;
+		local = (struct iovec){ bytes, (size_t)count };
+		n = process_vm_readv(uipc__pid(), &local, 1, remote, (unsigned long)count, 0);
+		if (n == count && write)
+			n = process_vm_writev(uipc__pid(), &local, 1, remote, (unsigned long)count, 0);
+		if (n < 0 && errno != EFAULT && errno != ENOMEM)
+			return 0;	/* refused (seccomp, no such call): as memcpy */
+		if (n != count)
+			return -EFAULT;
+		for (int i = 0; i < count; i++)
+			k->page[k->next++ % PAGES_KNOWN] = (uintptr_t)remote[i].iov_base & ~(PAGE - 1);
+	}
+	return 0;
+}
+
+int uipc__probe_readable(const void *p, size_t len)
+{
+	int r = probe(&readable, (uintptr_t)p, len, false);
+
+	if (r == 0)
+		uipc__last_readable = ((uintptr_t)p + len - 1) & ~(PAGE - 1);
+	return r;
+}
+
+int uipc__probe_writable(void *p, size_t len)
+{
+	int r = probe(&writable, (uintptr_t)p, len, true);
+
+	if (r == 0)
+		uipc__last_writable = ((uintptr_t)p + len - 1) & ~(PAGE - 1);
+	return r;
+}
+
 int uipc__copy_out(void *dst, const void *src, size_t len)
 {
 	struct iovec local = { (void *)src, len }, remote = { dst, len };
 
 	if (len == 0)
 		return 0;
+	if (on_page((uintptr_t)dst, len, uipc__last_writable)) {
+		memcpy(dst, src, len);
+		return 0;
+	}
 	if (bad_user_ptr(dst, len))
 		return -EFAULT;
 	if (!all_known(&writable, (uintptr_t)dst, len)) {
@@ -99,11 +166,13 @@ int uipc__copy_out(void *dst, const void *src, size_t len)
 
 		if (n == (ssize_t)len) {
 			remember(&writable, (uintptr_t)dst, len);
+			uipc__last_writable = ((uintptr_t)dst + len - 1) & ~(PAGE - 1);
 			return 0;
 		}
 		if (n >= 0 || errno == EFAULT || errno == ENOMEM)
 			return -EFAULT;
 	}
 	memcpy(dst, src, len);
+	uipc__last_writable = ((uintptr_t)dst + len - 1) & ~(PAGE - 1);
 	return 0;
 }

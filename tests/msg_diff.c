@@ -1127,14 +1127,63 @@ static void body_efault(void)
 	RMID(q);
 }
 
+/*
+ * EFAULT from buffers that are mapped around a hole: three pages, the
+ * middle one unmapped, the last read-only.  A message whose type is
+ * readable but whose text runs into the hole; receives into the hole, into
+ * the read-only page, and across into the hole (the kernel writes the type,
+ * then faults: the message is consumed); MSG_COPY into the read-only page.
+ */
+static void body_efault_hole(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, 3 * (size_t)pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int q = GET(IPC_PRIVATE, 0600);
+	struct msgbuf *edge;
+
+	if (m == MAP_FAILED || munmap(m + pg, (size_t)pg) ||
+	    mprotect(m + 2 * pg, (size_t)pg, PROT_READ)) {
+		rec(__LINE__, K_BOOL, "mapped a hole", 0);
+		return;
+	}
+	edge = (struct msgbuf *)(m + pg - sizeof(long));	/* mtype, then the hole */
+	edge->mtype = 7;
+	SND_PTR(q, m + pg, 10, IPC_NOWAIT);		/* the type in the hole */
+	SND_PTR(q, edge, 10, IPC_NOWAIT);		/* the text in the hole */
+	SND_PTR(q, edge, 0, IPC_NOWAIT);		/* no text: sent */
+	SND_PTR(q, m + 2 * pg, 10, IPC_NOWAIT);		/* a read-only buffer: sent */
+	STAT(q);
+	SND(q, 3, 100, IPC_NOWAIT);
+	SND(q, 4, 100, IPC_NOWAIT);
+	SND(q, 5, 100, IPC_NOWAIT);
+	STAT(q);
+	RCV_PTR(q, m + 2 * pg, 100, 3, IPC_NOWAIT | MSG_COPY);	/* read-only: EFAULT */
+	STAT(q);
+	RCV_PTR(q, m + pg, 100, 3, IPC_NOWAIT);		/* into the hole: consumed */
+	STAT(q);
+	RCV_PTR(q, m + 2 * pg, 100, 4, IPC_NOWAIT);	/* read-only: consumed */
+	STAT(q);
+	RCV_PTR(q, edge, 100, 5, IPC_NOWAIT);		/* across: consumed */
+	STAT(q);
+	RCV_PTR(q, edge, 0, 7, IPC_NOWAIT);		/* no text to write: received */
+	RCV(q, 64, 0, IPC_NOWAIT);
+	STAT(q);
+	RMID(q);
+	munmap(m, (size_t)pg);
+	munmap(m + 2 * pg, (size_t)pg);
+}
+
 static void sc_efault(void)
 {
 	body_efault();
+	body_efault_hole();
 }
 
 static void sc_efault_nobody(void)
 {
 	AS(NOBODY, body_efault);
+	AS(NOBODY, body_efault_hole);
 }
 
 /* msgctl: bad commands, IPC_SET of mode/uid/gid/qbytes. */
