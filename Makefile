@@ -52,7 +52,7 @@ $(B)/uipc: tools/uipc.c $(B)/libuipc.a include/uipc.h
 	$(CC) $(XCFLAGS) -o $@ tools/uipc.c $(B)/libuipc.a $(LDLIBS)
 
 # Tests link the shared library from the build tree, as users do.
-$(B)/tests/%: tests/%.c tests/t.h $(B)/libuipc.so
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libuipc.so
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libuipc.so
@@ -72,7 +72,7 @@ $(B)/fault/libuipc.so: $(LIB_SRCS:src/%.c=$(B)/fault/obj/%.o) src/uipc.map
 	$(CC) $(XCFLAGS) -shared -Wl,-soname,libuipc.so.$(SOMAJOR) -Wl,--version-script=src/uipc.map \
 		-Wl,-z,defs -o $@.$(SOMAJOR) $(LIB_SRCS:src/%.c=$(B)/fault/obj/%.o) $(LDLIBS)
 	ln -sf libuipc.so.$(SOMAJOR) $@
-$(B)/fault/tests/%: tests/%.c tests/t.h $(B)/fault/libuipc.so
+$(B)/fault/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/fault/libuipc.so
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -DUIPC_FAULT -o $@ $< -L$(B)/fault -Wl,-rpath,$(abspath $(B))/fault -luipc $(LDLIBS)
 $(B)/fault/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/fault/libuipc.so
