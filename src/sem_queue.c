@@ -16,9 +16,13 @@
 #include <stdlib.h>
 #include "sem.h"
 
-/* Wake the sleeper in slot i (once the set is unlocked: sync.c). */
-static void wake_slot(struct sem_set *s, int i)
+/*
+ * Wake the sleeper in slot i: once the set is unlocked (sync.c), or now
+ * (a pre-wake, sem__prewake).
+ */
+static void wake_slot_when(struct sem_set *s, int i, bool now)
 {
+	void (*wake)(_Atomic uint32_t *, int) = now ? uipc__futex_wake : uipc__wake_later;
 	struct sem_slot *w = &s->w[i];
 	_Atomic uint32_t *word;
 	uint32_t v;
@@ -32,9 +36,14 @@ static void wake_slot(struct sem_set *s, int i)
 		v = atomic_load(word);
 		while ((v & FUTEX_WAITERS) && !atomic_compare_exchange_weak(word, &v, v & ~FUTEX_WAITERS))
 			;
-		uipc__wake_later(word, INT_MAX);
+		wake(word, INT_MAX);
 	}
-	uipc__wake_later(&w->futex, 1);
+	wake(&w->futex, 1);
+}
+
+static void wake_slot(struct sem_set *s, int i)
+{
+	wake_slot_when(s, i, false);
 }
 
 void sem__wake_all(struct uipc_obj *o)
@@ -51,21 +60,16 @@ void sem__wake_all(struct uipc_obj *o)
 
 /*
  * Wake one sleeper now, not once the set is unlocked (uipc__before_change
- * in internal.h): the first that sleeps on its own word.  Sleepers that
- * watch a holder's undo record look again every WATCH_MS by themselves.
+ * in internal.h): the first queued.
  */
 void sem__prewake(struct uipc_obj *o)
 {
 	struct sem_set *s = (struct sem_set *)o;
-	struct sem_slot *w;
 	int i;
 
 	for (i = 0; i < MAX_SLEEPERS && s->queued; i++) {
-		w = &s->w[i];
-		if (w->state == S_QUEUED && !w->watch) {
-			atomic_store(&w->futex, 1);
-			if (atomic_load(&w->sleeping))
-				uipc__futex_wake(&w->futex, 1);
+		if (s->w[i].state == S_QUEUED) {
+			wake_slot_when(s, i, true);
 			return;
 		}
 	}
