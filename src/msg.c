@@ -83,6 +83,13 @@
 #include <unistd.h>
 #include "msg.h"
 
+/*
+ * The fields of the caller's struct msgbuf, by address only: the pointer
+ * may be NULL or bad (EFAULT), so it is never dereferenced to get them.
+ */
+#define MTYPE(mb) ((long *)(uintptr_t)(mb))
+#define MTEXT(mb) ((char *)((uintptr_t)(mb) + offsetof(struct msgbuf, mtext)))
+
 /* Compile-time values Linux reports in IPC_INFO (include/uapi/linux/msg.h). */
 #define MSGPOOL_DEFAULT (32000 * 16384 / 1024)
 #define MSGMAP_DEFAULT 16384
@@ -403,7 +410,7 @@ static long do_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
 	long mtype, err;
 	int e;
 
-	if (uipc__copy_in(&mtype, &mb->mtype, sizeof(mtype)))
+	if (uipc__copy_in(&mtype, MTYPE(mb), sizeof(mtype)))
 		return -EFAULT;
 	if ((long)msgsz < 0 || msqid < 0 ||
 	    ((long long)msgsz > uipc__limit(LIM_MSGMAX) &&
@@ -411,13 +418,13 @@ static long do_msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
 		return -EINVAL;
 	if (mtype < 1)
 		return -EINVAL;
-	if (uipc__user_readable(mb->mtext, msgsz))
+	if (uipc__user_readable(MTEXT(mb), msgsz))
 		return -EFAULT;
-	touch(mb->mtext, msgsz);
+	touch(MTEXT(mb), msgsz);
 	h = uipc__handle_get(&msg_ops, msqid, &e);
 	if (!h)
 		return e;
-	err = msg_send(h, mtype, mb->mtext, msgsz, msgflg);
+	err = msg_send(h, mtype, MTEXT(mb), msgsz, msgflg);
 	uipc__handle_put(h);
 	return err;
 }
@@ -435,10 +442,10 @@ static long take(struct handle *h, uint64_t mi, uint64_t prev, void *msgp, size_
 	uint64_t n = m->len < bufsz ? m->len : bufsz;
 	long r = (long)n, mtype = m->type;
 
-	if (uipc__copy_out(&mb->mtype, &mtype, sizeof(mtype)) ||
-	    uipc__user_writable(mb->mtext, n)) {
+	if (uipc__copy_out(MTYPE(mb), &mtype, sizeof(mtype)) ||
+	    uipc__user_writable(MTEXT(mb), n)) {
 		r = -EFAULT;
-	} else if (!msg__copy_out(q, m, mb->mtext, n)) {
+	} else if (!msg__copy_out(q, m, MTEXT(mb), n)) {
 		return -EINVAL;
 	}
 	if (!msg__dequeue(h, mi, prev, stamp))
@@ -486,10 +493,10 @@ static long msg_receive(struct handle *h, void *msgp, size_t bufsz, long msgtyp,
 				break;
 			err = -EFAULT;
 			mtype = m->type;
-			if (uipc__copy_out(&mb->mtype, &mtype, sizeof(mtype)) ||
-			    uipc__user_writable(mb->mtext, m->len))
+			if (uipc__copy_out(MTYPE(mb), &mtype, sizeof(mtype)) ||
+			    uipc__user_writable(MTEXT(mb), m->len))
 				break;
-			err = msg__copy_out(q, m, mb->mtext, m->len) ? (long)m->len : -EINVAL;
+			err = msg__copy_out(q, m, MTEXT(mb), m->len) ? (long)m->len : -EINVAL;
 			break;
 		}
 		/* A sender died under the send lock: its message may be due. */
