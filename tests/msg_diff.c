@@ -15,16 +15,12 @@
  * the id of the queue at that index.  Ids themselves and times are not
  * compared (DESIGN.md section 2).
  *
- * Each scenario runs twice, each time in a forked child that first calls
- * unshare(CLONE_NEWIPC): the kernel side gets a private, empty namespace whose
- * /proc/sys/kernel/msg{max,mnb,mni} it may change, and the uipc side sees the
- * same limits there (uipc reads them when a root has no limit of its own) and
- * gets a fresh UIPC_ROOT (mkdtemp under /dev/shm, mode 01777, removed after).
- * The log lives in a MAP_SHARED|MAP_ANONYMOUS mapping, so that grandchildren
- * that change their credentials (setgroups/setresgid/setresuid, or capset()
- * to drop capabilities while staying uid 0) log into it too.  The parent
- * then compares the two logs entry by entry; the first difference fails the
- * scenario's case, with the source line of the step and the entries before it.
+ * The machinery is diff.h's: each scenario runs on both sides in a fresh IPC
+ * namespace whose /proc/sys/kernel/msg{max,mnb,mni} it may change (uipc reads
+ * them when a root has no limit of its own), children that change their
+ * credentials (setgroups/setresgid/setresuid, or capset() to drop
+ * capabilities while staying uid 0) log into the same log, and the parent
+ * compares the two logs entry by entry.
  *
  * Coverage: every error of msgget(2), msgop(2) and msgctl(2) except EIDRM
  * (which needs a blocked caller) and ENOMEM; type selection (0, >0, <0,
@@ -42,21 +38,12 @@
  * that change credentials run with umask 077, which the kernel ignores for
  * IPC objects (uipc must not let it narrow its files' modes).
  *
- * Every run is bounded by alarm() (a hang shows as "uipc run ended with signal
- * 14"), and scenarios not started within 40 s fail as "not run".
- *
- * Environment: MSG_DIFF_ONLY=name runs one scenario; MSG_DIFF_VERBOSE=1 prints
- * the kernel's log of every scenario; MSG_DIFF_ALL=1 lists every difference
- * while the logs stay aligned, not only the first.  Needs root (else exit 77).
+ * Environment (diff.h): MSG_DIFF_ONLY=name, MSG_DIFF_VERBOSE=1 (2: uipc's
+ * log too), MSG_DIFF_ALL=1.  Needs root (else exit 77).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,15 +51,10 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/msg.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <linux/capability.h>
 
 #include "uipc.h"
-#include "t.h"
+#include "diff.h"
 
 /* ---- the operations under test ---- */
 
@@ -116,79 +98,7 @@ static const struct ops uipc_ops = {
 	"uipc", uipc_msgget, uipc_msgsnd, uipc_msgrcv, uipc_msgctl,
 };
 
-/* ---- the result log, shared with the children ---- */
-
-enum kind { K_VAL, K_ERRNO, K_BOOL };
-
-struct entry {
-	int line;		/* source line of the step */
-	short kind;		/* enum kind: how to print val */
-	short proc;		/* which process of the scenario logged it */
-	char what[24];
-	long long val;
-};
-
-#define MAXE 32768
-struct rlog {
-	int n, lost;
-	struct entry e[MAXE];
-};
-
-#define NMODES 12
-struct shared {
-	struct rlog log[2];	/* [0] kernel, [1] uipc */
-	pid_t pids[32];		/* processes of the running scenario */
-	int npids;
-	long long mnb;		/* msgmnb when the permission matrix began */
-	uid_t ouid;		/* owner the matrix queues are given to */
-	gid_t ogid;
-	int ids[NMODES];	/* the matrix queues */
-	int victim;		/* a queue the accessor tries to remove */
-	int scratch;
-};
-
-static struct shared *S;
-static struct rlog *L;		/* the log of the current run */
 static const struct ops *O;	/* the operations of the current run */
-static int me;			/* index of this process in S->pids */
-
-static void rec(int line, int kind, const char *what, long long v)
-{
-	struct entry *e;
-
-	if (L->n >= MAXE) {
-		L->lost++;
-		return;
-	}
-	e = &L->e[L->n];
-	e->line = line;
-	e->kind = (short)kind;
-	e->proc = (short)me;
-	snprintf(e->what, sizeof(e->what), "%s", what);
-	e->val = v;
-	L->n++;
-}
-
-#define REC_V(what, v) rec(__LINE__, K_VAL, what, (long long)(v))
-#define REC_B(what, v) rec(__LINE__, K_BOOL, what, !!(v))
-
-static void register_self(void)
-{
-	me = S->npids;
-	if (S->npids < (int)(sizeof(S->pids) / sizeof(S->pids[0])))
-		S->pids[S->npids++] = getpid();
-}
-
-/* 0 for pid 0, i + 1 for the i-th process of the scenario, -1 otherwise. */
-static long long pidcat(pid_t p)
-{
-	if (p == 0)
-		return 0;
-	for (int i = 0; i < S->npids; i++)
-		if (S->pids[i] == p)
-			return i + 1;
-	return -1;
-}
 
 /* ---- message buffers and contents ---- */
 
@@ -206,15 +116,6 @@ static unsigned char pat(long t, size_t i)
 {
 	return (unsigned char)((unsigned long)t * 37u + i * 7u + (i >> 8) * 13u +
 			       (i >> 16));
-}
-
-static long long fnv(const unsigned char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return (long long)(h & 0x7fffffffffffffffull);
 }
 
 static size_t minz(size_t a, size_t b)
@@ -360,11 +261,6 @@ static void stat_(int line, int q)
 }
 #define STAT(q) stat_(__LINE__, (q))
 
-static int idx(int id)
-{
-	return id < 0 ? -1 : id % 32768;
-}
-
 /* MSG_STAT or MSG_STAT_ANY of index i, which should be queue id. */
 static void mstat_(int line, int i, int cmd, int id)
 {
@@ -387,17 +283,13 @@ static void mstat_(int line, int i, int cmd, int id)
 static void info_(int line, int cmd, const int *ids, int n)
 {
 	struct msginfo mi;
-	int maxidx = 0;
 
-	for (int i = 0; i < n; i++)
-		if (ids[i] >= 0 && idx(ids[i]) > maxidx)
-			maxidx = idx(ids[i]);
 	memset(&mi, 0xab, sizeof(mi));
 	errno = 0;
 	int r = O->ctl(0, cmd, (struct msqid_ds *)(void *)&mi);
 	int e = errno;
 
-	rec(line, K_BOOL, "info ret==maxidx", r == maxidx);
+	rec(line, K_BOOL, "info ret==maxidx", r == maxidx(ids, n));
 	rec(line, K_ERRNO, "info errno", r < 0 ? e : 0);
 	if (r < 0)
 		return;
@@ -493,104 +385,12 @@ static long long getlim(const char *name)
 	return v;
 }
 
-/* ---- identities ---- */
+/* ---- identities of this test (the common ones are diff.h's) ---- */
 
-struct ident {
-	const char *name;
-	uid_t uid;
-	gid_t gid;
-	int ngroups;
-	gid_t groups[4];
-	unsigned long long drop;	/* capabilities to drop (stays uid 0) */
-};
-
-#define CAPB(c) (1ull << (c))
-static const struct ident ROOT = { "root", 0, 0, 0, { 0 }, 0 };
-static const struct ident NOBODY = { "nobody", 65534, 65534, 0, { 0 }, 0 };
-static const struct ident U1000 = { "u1000", 1000, 1000, 0, { 0 }, 0 };
-static const struct ident U1001 = { "u1001", 1001, 1001, 0, { 0 }, 0 };
-static const struct ident U1001G = { "u1001+g1000", 1001, 1001, 1, { 1000 }, 0 };
-static const struct ident U1002P = { "u1002/g1000", 1002, 1000, 0, { 0 }, 0 };
-static const struct ident U1003 = { "u1003/g1001", 1003, 1001, 0, { 0 }, 0 };
-static const struct ident U1003S = { "u1003+g1001", 1003, 1003, 2, { 1007, 1001 }, 0 };
-static const struct ident U1004 = { "u1004", 1004, 1004, 0, { 0 }, 0 };
-static const struct ident ROOT_NOIPC = { "root-CAP_IPC_OWNER", 0, 0, 0, { 0 },
-	CAPB(CAP_IPC_OWNER) };
-static const struct ident ROOT_NOADM = { "root-CAP_SYS_ADMIN", 0, 0, 0, { 0 },
-	CAPB(CAP_SYS_ADMIN) };
-static const struct ident ROOT_NORES = { "root-CAP_SYS_RESOURCE", 0, 0, 0, { 0 },
-	CAPB(CAP_SYS_RESOURCE) };
 static const struct ident ROOT_NONE = { "root-3caps", 0, 0, 0, { 0 },
-	CAPB(CAP_IPC_OWNER) | CAPB(CAP_SYS_ADMIN) | CAPB(CAP_SYS_RESOURCE) };
-static const struct ident ROOT_NODAC = { "root-DAC", 0, 0, 0, { 0 },
-	CAPB(CAP_DAC_OVERRIDE) | CAPB(CAP_DAC_READ_SEARCH) | CAPB(CAP_FOWNER) };
-
-static int drop_caps(unsigned long long mask)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d))
-		return -1;
-	for (int i = 0; i < 2; i++) {
-		uint32_t m = (uint32_t)(mask >> (32 * i));
-		d[i].effective &= ~m;
-		d[i].permitted &= ~m;
-		d[i].inheritable &= ~m;
-	}
-	return (int)syscall(SYS_capset, &h, d);
-}
-
-static int become(const struct ident *id)
-{
-	if (id->uid != 0 || id->gid != 0 || id->ngroups) {
-		if (setgroups((size_t)id->ngroups, id->groups) ||
-		    setresgid(id->gid, id->gid, id->gid) ||
-		    setresuid(id->uid, id->uid, id->uid))
-			return -1;
-	}
-	if (id->drop && drop_caps(id->drop))
-		return -1;
-	return 0;
-}
-
-/*
- * Run fn in a child process with identity id (and umask 077, which the
- * kernel ignores for IPC objects), and log how the child ended.
- */
-static void as_(int line, const struct ident *id, void (*fn)(void))
-{
-	pid_t pid;
-	int st;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		rec(line, K_VAL, "fork failed", errno);
-		return;
-	}
-	if (pid == 0) {
-		/* never outlive the scenario's process: the log is shared */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != S->pids[0])
-			_exit(1);
-		register_self();
-		alarm(8);
-		umask(077);
-		int ok = become(id) == 0;
-		rec(line, K_BOOL, "became ident", ok);
-		if (ok)
-			fn();
-		_exit(0);
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	rec(line, K_VAL, "child status", st);
-}
-#define AS(id, fn) as_(__LINE__, &(id), (fn))
+	CAPB(CAP_IPC_OWNER) | CAPB(CAP_SYS_ADMIN) | CAPB(CAP_SYS_RESOURCE), -1 };
 
 #define KEY(n) ((key_t)(0x5a000000 + (n)))
-#define BADID 12345	/* an id (index 12345) no scenario creates */
 
 /* =============================== scenarios =============================== */
 
@@ -807,19 +607,19 @@ static void sc_sndrcv_nobody(void)
 /* msg_lspid / msg_lrpid follow the process that sent / received last. */
 static void pids_send(void)
 {
-	SND(S->scratch, 7, 7, IPC_NOWAIT);
-	STAT(S->scratch);
+	SND(S->scratch[0], 7, 7, IPC_NOWAIT);
+	STAT(S->scratch[0]);
 }
 
 static void pids_recv(void)
 {
-	RCV(S->scratch, 64, 0, IPC_NOWAIT);
-	STAT(S->scratch);
+	RCV(S->scratch[0], 64, 0, IPC_NOWAIT);
+	STAT(S->scratch[0]);
 }
 
 static void sc_pids(void)
 {
-	int q = S->scratch = GET(IPC_PRIVATE, 0666);
+	int q = S->scratch[0] = GET(IPC_PRIVATE, 0666);
 
 	AS(ROOT, pids_send);
 	STAT(q);
@@ -1451,8 +1251,9 @@ static void sc_qbytes_trunc(void)
 	AS(NOBODY, body_qbytes_trunc);
 }
 
-/* ---- the permission matrix ---- */
+/* ---- the permission matrix (diff.h) ---- */
 
+#define NMODES 12
 static const unsigned modes[NMODES] = {
 	0000, 0400, 0200, 0600, 0040, 0020, 0060, 0004, 0002, 0006, 0644, 0466,
 };
@@ -1460,20 +1261,27 @@ static const unsigned modes[NMODES] = {
 #define MKEY(i) KEY(0x100 + (i))
 #define VKEY KEY(0x1ff)
 
+static long long matrix_mnb;	/* msgmnb when the matrix began */
+
+static void mx_begin(void)
+{
+	matrix_mnb = getlim("msgmnb");
+}
+
 /* As the creator: the queues, each with one message, then the owner and mode. */
 static void mx_create(void)
 {
 	for (int i = 0; i < NMODES; i++) {
 		int id = S->ids[i] = GET(MKEY(i), IPC_CREAT | IPC_EXCL | 0600);
 		SND(id, i + 1, (size_t)10 + i, IPC_NOWAIT);
-		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)S->mnb);
+		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)matrix_mnb);
 	}
 }
 
 static void mx_victim(void)
 {
 	S->victim = GET(VKEY, IPC_CREAT | IPC_EXCL | 0600);
-	SET(S->victim, S->ouid, S->ogid, 0600, (unsigned long)S->mnb);
+	SET(S->victim, S->ouid, S->ogid, 0600, (unsigned long)matrix_mnb);
 }
 
 /* As the accessor: everything a program may try on each queue. */
@@ -1499,12 +1307,12 @@ static void mx_access(void)
 		RCV(id, 64, 0, IPC_NOWAIT);
 		RCV(id, 64, -100, IPC_NOWAIT);
 		RCV(id, 64, 0, IPC_NOWAIT);
-		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)S->mnb + 1);
-		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)S->mnb);
+		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)matrix_mnb + 1);
+		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)matrix_mnb);
 	}
 	int live[NMODES + 1];
 
-	memcpy(live, S->ids, sizeof(S->ids));
+	memcpy(live, S->ids, NMODES * sizeof(live[0]));
 	live[NMODES] = S->victim;
 	INFO(MSG_INFO, live, NMODES + 1);
 	int r = RMID(S->victim);
@@ -1524,7 +1332,7 @@ static void mx_refill(void)
 
 		DRAIN(id);
 		SND(id, i + 1, (size_t)10 + i, IPC_NOWAIT);
-		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)S->mnb);
+		SET(id, S->ouid, S->ogid, modes[i], (unsigned long)matrix_mnb);
 		STAT(id);
 	}
 	if (S->victim >= 0)
@@ -1532,98 +1340,19 @@ static void mx_refill(void)
 	S->victim = -1;
 }
 
-static void perm_run(const struct ident *creator, uid_t ouid, gid_t ogid,
-		     const struct ident *const *acc, int nacc)
+static void rmid_(int line, int q)
 {
-	S->mnb = getlim("msgmnb");
-	S->ouid = ouid;
-	S->ogid = ogid;
-	S->victim = -1;
-	for (int i = 0; i < NMODES; i++)
-		S->ids[i] = -1;
-	as_(__LINE__, creator, mx_create);
-	for (int i = 0; i < NMODES; i++)
-		STAT(S->ids[i]);
-	for (int a = 0; a < nacc; a++) {
-		as_(__LINE__, creator, mx_victim);
-		as_(__LINE__, acc[a], mx_access);
-		mx_refill();
-	}
-	for (int i = 0; i < NMODES; i++)
-		RMID(S->ids[i]);
+	ctl_(line, q, IPC_RMID, NULL);
 }
 
-static void sc_perm_root(void)
-{
-	const struct ident *acc[] = { &ROOT };
-
-	perm_run(&ROOT, 0, 0, acc, 1);
-}
-
-static void sc_perm_root_to_users(void)
-{
-	const struct ident *acc[] = { &NOBODY, &U1000 };
-
-	perm_run(&ROOT, 0, 0, acc, 2);
-}
-
-static void sc_perm_nobody(void)
-{
-	const struct ident *acc[] = { &NOBODY, &U1000 };
-
-	perm_run(&NOBODY, 65534, 65534, acc, 2);
-}
-
-static void sc_perm_users(void)
-{
-	const struct ident *acc[] = { &U1000, &U1001, &U1001G, &U1002P };
-
-	perm_run(&U1000, 1000, 1000, acc, 4);
-}
-
-static void sc_perm_caps(void)
-{
-	const struct ident *acc[] = { &ROOT_NOIPC, &ROOT_NOADM, &ROOT_NORES,
-				      &ROOT_NONE };
-
-	perm_run(&U1000, 1000, 1000, acc, 4);
-}
-
-/*
- * Not in the table: a root that keeps CAP_IPC_OWNER or CAP_SYS_ADMIN but
- * drops CAP_DAC_OVERRIDE cannot open the files of a queue whose mode
- * excludes it, so uipc refuses what the kernel allows (README, known
- * differences).  Kept to show the difference: MSG_DIFF_ONLY=perm_caps_nodac.
- */
-static void sc_perm_caps_nodac(void)
-{
-	const struct ident *acc[] = { &ROOT_NODAC };
-
-	perm_run(&U1000, 1000, 1000, acc, 1);
-}
-
-static void sc_perm_given_away(void)
-{
-	const struct ident *acc[] = { &U1000, &U1001, &U1002P, &U1003, &U1003S,
-				      &U1004 };
-
-	perm_run(&U1000, 1001, 1001, acc, 6);
-}
-
-/* The matrix's owner set by root, for root-created queues. */
-static void sc_perm_root_given(void)
-{
-	const struct ident *acc[] = { &ROOT_NONE, &U1000, &U1001 };
-
-	perm_run(&ROOT, 1000, 1001, acc, 3);
-}
+static const struct perm_matrix msg_matrix = {
+	.nmodes = NMODES, .begin = mx_begin, .create = mx_create,
+	.victim = mx_victim, .access = mx_access, .refill = mx_refill,
+	.stat = stat_, .remove = rmid_,
+	.caps_accessors = { &ROOT_NOIPC, &ROOT_NOADM, &ROOT_NORES, &ROOT_NONE },
+};
 
 /* ================================ driver ================================= */
-
-struct scenario {
-	const char *name;
-	void (*fn)(void);
-};
 
 static const struct scenario scenarios[] = {
 	{ "get", sc_get },
@@ -1652,239 +1381,28 @@ static const struct scenario scenarios[] = {
 	{ "copy_clamp", sc_copy_clamp },
 	{ "large", sc_large },
 	{ "qbytes_trunc", sc_qbytes_trunc },
-	{ "perm_root", sc_perm_root },
-	{ "perm_root_to_users", sc_perm_root_to_users },
-	{ "perm_nobody", sc_perm_nobody },
-	{ "perm_users", sc_perm_users },
-	{ "perm_caps", sc_perm_caps },
-	{ "perm_caps_nodac", sc_perm_caps_nodac },
-	{ "perm_given_away", sc_perm_given_away },
-	{ "perm_root_given", sc_perm_root_given },
+	PERM_SCENARIOS,
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
+static void start_run(int uipc)
 {
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Run one scenario in a fresh IPC namespace (and, for uipc, a fresh root). */
-static int run(const struct scenario *sc, int which, const char *root)
-{
-	pid_t pid;
-	int st;
-
-	L = &S->log[which];
-	L->n = 0;
-	L->lost = 0;
-	S->npids = 0;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		alarm(10);
-		if (unshare(CLONE_NEWIPC))
-			_exit(90);
-		if (which == 1) {
-			if (setenv("UIPC_ROOT", root, 1))
-				_exit(91);
-			O = &uipc_ops;
-		} else {
-			O = &kernel_ops;
-		}
-		umask(022);
-		sb = malloc(sizeof(*sb));
-		rb = malloc(sizeof(*rb));
-		if (!sb || !rb)
-			_exit(92);
-		register_self();
-		sc->fn();
-		_exit(0);
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return st;
-}
-
-static const char *errname(long long e)
-{
-	static char b[64];
-
-	if (e == 0)
-		return "0";
-	snprintf(b, sizeof(b), "%lld (%s)", e, strerror((int)e));
-	return b;
-}
-
-static void fmt_entry(char *out, size_t n, const struct entry *e)
-{
-	if (e->kind == K_ERRNO)
-		snprintf(out, n, "line %d p%d %s = %s", e->line, e->proc, e->what,
-			 errname(e->val));
-	else if (e->kind == K_BOOL)
-		snprintf(out, n, "line %d p%d %s = %s", e->line, e->proc, e->what,
-			 e->val ? "true" : "false");
-	else
-		snprintf(out, n, "line %d p%d %s = %lld", e->line, e->proc,
-			 e->what, e->val);
-}
-
-static void describe_status(char *out, size_t n, int st)
-{
-	if (WIFEXITED(st))
-		snprintf(out, n, "exit %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(out, n, "signal %d (%s)", WTERMSIG(st),
-			 strsignal(WTERMSIG(st)));
-	else
-		snprintf(out, n, "status 0x%x", st);
-}
-
-/* Print the step (the run of entries from one source line) around entry i. */
-static void print_step(const char *side, const struct rlog *l, int i)
-{
-	char a[160];
-	int s = i, e = i;
-
-	if (i >= l->n)
-		return;
-	while (s > 0 && s > i - 6 && l->e[s - 1].line == l->e[i].line &&
-	       l->e[s - 1].proc == l->e[i].proc)
-		s--;
-	while (e + 1 < l->n && e < i + 16 && l->e[e + 1].line == l->e[i].line &&
-	       l->e[e + 1].proc == l->e[i].proc)
-		e++;
-	for (int j = s; j <= e; j++) {
-		fmt_entry(a, sizeof(a), &l->e[j]);
-		fprintf(stderr, "    %s %s %s\n", side, j == i ? "->" : "  ", a);
-	}
-}
-
-/*
- * Report the first difference, with its whole step on both sides.  With
- * MSG_DIFF_ALL set, go on and list every entry that differs while the two
- * logs stay aligned (the state may have diverged: read those with care).
- */
-static void compare(const struct scenario *sc, int st0, int st1)
-{
-	const struct rlog *k = &S->log[0], *u = &S->log[1];
-	int all = getenv("MSG_DIFF_ALL") != NULL, ndiff = 0;
-	int n = k->n < u->n ? k->n : u->n;
-	char a[160], b[160];
-
-	t_case(sc->name);
-	if (st0 != 0) {
-		describe_status(a, sizeof(a), st0);
-		T_FAIL("kernel run ended with %s", a);
-	}
-	if (st1 != 0) {
-		describe_status(a, sizeof(a), st1);
-		T_FAIL("uipc run ended with %s", a);
-	}
-	if (k->lost || u->lost)
-		T_FAIL("result log overflow");
-	for (int i = 0; i < n; i++) {
-		const struct entry *x = &k->e[i], *y = &u->e[i];
-
-		if (x->line == y->line && x->val == y->val &&
-		    !strcmp(x->what, y->what))
-			continue;
-		fmt_entry(a, sizeof(a), x);
-		fmt_entry(b, sizeof(b), y);
-		if (ndiff++ == 0) {
-			T_FAIL("result %d differs (line %d):", i, x->line);
-			print_step("kernel", k, i);
-			print_step("uipc  ", u, i);
-		} else {
-			fprintf(stderr, "    also result %d: kernel %s | uipc %s\n",
-				i, a, b);
-		}
-		if (!all || x->line != y->line)
-			break;
-	}
-	if (k->n != u->n && (ndiff == 0 || all)) {
-		const struct entry *x = k->n > u->n ? &k->e[n] : &u->e[n];
-
-		fmt_entry(a, sizeof(a), x);
-		T_FAIL("kernel logged %d results, uipc %d; next on the %s side: %s",
-		       k->n, u->n, k->n > u->n ? "kernel" : "uipc", a);
-	}
-	t_done();
+	O = uipc ? &uipc_ops : &kernel_ops;
+	sb = malloc(sizeof(*sb));
+	rb = malloc(sizeof(*rb));
+	if (!sb || !rb)
+		_exit(92);
 }
 
 int main(void)
 {
-	const char *only = getenv("MSG_DIFF_ONLY");
-	const char *verbose = getenv("MSG_DIFF_VERBOSE");
-	int found = 0;
-	struct timespec t0, now;
+	static const struct diff_test msg_test = {
+		.name = "msg_diff",
+		.env = "MSG_DIFF",
+		.scenarios = scenarios,
+		.nscenarios = sizeof(scenarios) / sizeof(scenarios[0]),
+		.matrix = &msg_matrix,
+		.start_run = start_run,
+	};
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (geteuid() != 0) {
-		printf("SKIP msg_diff: needs root (unshare(CLONE_NEWIPC), setuid)\n");
-		return 77;
-	}
-	S = mmap(NULL, sizeof(*S), PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (S == MAP_FAILED) {
-		perror("mmap");
-		return 1;
-	}
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		const struct scenario *sc = &scenarios[i];
-		char root[] = "/dev/shm/msg_diff.XXXXXX";
-		int st0, st1;
-
-		if (only && strcmp(only, sc->name))
-			continue;
-		/* A known, documented difference: run only when asked for. */
-		if (!only && !strcmp(sc->name, "perm_caps_nodac"))
-			continue;
-		found = 1;
-		/* A hang costs one alarm (10 s) per run; bound the total. */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec > 40) {
-			t_case(sc->name);
-			T_FAIL("not run: earlier scenarios used up the time budget");
-			t_done();
-			continue;
-		}
-		st0 = run(sc, 0, NULL);
-		if (st0 != -1 && WIFEXITED(st0) && WEXITSTATUS(st0) == 90) {
-			printf("SKIP msg_diff: unshare(CLONE_NEWIPC) failed\n");
-			return 77;
-		}
-		if (!mkdtemp(root) || chmod(root, 01777)) {
-			perror(root);
-			return 1;
-		}
-		st1 = run(sc, 1, root);
-		rm_rf(root);
-		if (verbose) {
-			char line[160];
-
-			for (int j = 0; j < S->log[0].n; j++) {
-				fmt_entry(line, sizeof(line), &S->log[0].e[j]);
-				fprintf(stderr, "%s[%d] %s\n", sc->name, j, line);
-			}
-		}
-		compare(sc, st0, st1);
-	}
-	if (only && !found) {
-		fprintf(stderr, "no scenario %s\n", only);
-		return 1;
-	}
-	return t_exit();
+	return diff_main(&msg_test);
 }

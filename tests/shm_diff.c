@@ -1,10 +1,10 @@
 /*
  * shm_diff.c - differential test of System V shared memory: kernel vs uipc.
  *
- * The design is msg_diff.c's and sem_diff.c's.  Every scenario is written
- * once, against a table of operations {get, at, dt, ctl} that is either the
- * kernel's (shmget, shmat, shmdt, shmctl as raw system calls) or uipc's
- * (uipc_shmget, ...).  A scenario never asserts anything itself: each helper
+ * The machinery is diff.h's, as for msg_diff.c and sem_diff.c.  Every
+ * scenario is written once, against a table of operations {get, at, dt,
+ * ctl} that is either the kernel's (shmget, shmat, shmdt, shmctl as raw
+ * system calls) or uipc's (uipc_shmget, ...).  A scenario never asserts anything itself: each helper
  * appends what a program could observe to a result log - return values (ids
  * only as booleans: "valid", "same as that one"), errno, and the shmid_ds
  * fields shm_perm.__key/uid/gid/cuid/cgid/mode (SHM_DEST and SHM_LOCKED
@@ -23,21 +23,13 @@
  * the id of the segment at that index.  Ids and times are not compared
  * (DESIGN.md section 2).
  *
- * Each scenario runs twice, each time in a forked child that first calls
- * unshare(CLONE_NEWIPC): the kernel side gets a private, empty namespace whose
- * /proc/sys/kernel/shm{max,all,mni} it may change, and the uipc side sees the
- * same limits there (after writing one, a scenario calls IPC_INFO once, as a
- * program that changes them would) and gets a fresh UIPC_ROOT (mkdtemp under
- * /dev/shm, mode 01777, removed after).  The log lives in a
- * MAP_SHARED|MAP_ANONYMOUS mapping, so that children that change their
- * credentials (setgroups/setresgid/setresuid, or capset() to drop
- * capabilities while staying uid 0) log into it too.  Addresses given to
- * shmat come from a PROT_NONE reservation made at the start of each run: a
- * hole is unmapped just before an attach there, and reserved again after the
- * detach, so that the system never places anything else in it, and the
- * reservation around a hole is a guard that faults.  The parent compares the
- * two logs entry by entry; the first difference fails the scenario's case,
- * with the source line of the step and the entries around it.
+ * Each scenario runs on both sides in a fresh IPC namespace whose
+ * /proc/sys/kernel/shm{max,all,mni} it may change (after writing one, a
+ * scenario calls IPC_INFO once, as a program that changes them would).
+ * Addresses given to shmat come from a PROT_NONE reservation made at the
+ * start of each run: a hole is unmapped just before an attach there, and
+ * reserved again after the detach, so that the system never places anything
+ * else in it, and the reservation around a hole is a guard that faults.
  *
  * Coverage, in the kernel's check order (ipc/shm.c, ipc/util.c, mm/):
  * - shmget: a missing key is ENOENT without IPC_CREAT whatever the size;
@@ -100,20 +92,13 @@
  * SHM_REMAP attach over the middle of another one splits it.  EIDRM (a race
  * with the removal) and shm_rmid_forced are not covered.
  *
- * Every run is bounded by alarm() (a hang shows as "uipc run ended with signal
- * 14"), and scenarios not started within 40 s fail as "not run".
- *
- * Environment: SHM_DIFF_ONLY=name runs one scenario; SHM_DIFF_VERBOSE=1 prints
- * the kernel's log of every scenario (2: uipc's too); SHM_DIFF_ALL=1 lists every difference
- * while the logs stay aligned, not only the first.  Needs root (else exit 77).
+ * Environment (diff.h): SHM_DIFF_ONLY=name, SHM_DIFF_VERBOSE=1 (2: uipc's
+ * log too), SHM_DIFF_ALL=1.  Needs root (else exit 77).
  * "shm_diff --exec-probe R G" is the image a scenario's child execs.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <grp.h>
 #include <limits.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -123,16 +108,12 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/shm.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <linux/capability.h>
 
 #include "uipc.h"
-#include "t.h"
+#include "diff.h"
 
 #ifndef SHM_HUGE_SHIFT
 #define SHM_HUGE_SHIFT 26
@@ -184,41 +165,7 @@ static const struct ops uipc_ops = {
 	"uipc", uipc_shmget, uipc_shmat, uipc_shmdt, uipc_shmctl,
 };
 
-/* ---- the result log, shared with the children ---- */
-
-enum kind { K_VAL, K_ERRNO, K_BOOL, K_UVAL };
-
-struct entry {
-	int line;		/* source line of the step */
-	short kind;		/* enum kind: how to print val */
-	short proc;		/* which process of the scenario logged it */
-	char what[24];
-	long long val;
-};
-
-#define MAXE 131072
-struct rlog {
-	int n, lost;
-	struct entry e[MAXE];
-};
-
-#define NMODES 14
-#define MAXPIDS 128
-struct shared {
-	struct rlog log[2];	/* [0] kernel, [1] uipc */
-	pid_t pids[MAXPIDS];	/* processes of the running scenario */
-	int npids;
-	uid_t ouid;		/* owner the matrix segments are given to */
-	gid_t ogid;
-	int ids[NMODES];	/* the matrix segments */
-	int victim;		/* a segment the accessor tries to remove */
-	int scratch[2];
-};
-
-static struct shared *S;
-static struct rlog *L;		/* the log of the current run */
 static const struct ops *O;	/* the operations of the current run */
-static int me;			/* index of this process in S->pids */
 static char *edge;		/* a page followed by a PROT_NONE page */
 static char *resv;		/* RESV pages of PROT_NONE: room for holes */
 static size_t P;		/* the page size */
@@ -226,59 +173,6 @@ static char *inh;		/* an attachment forked children inherit */
 
 #define RESV 512
 #define FAILED ((char *)-1)
-
-static void rec(int line, int kind, const char *what, long long v)
-{
-	struct entry *e;
-
-	if (L->n >= MAXE) {
-		L->lost++;
-		return;
-	}
-	e = &L->e[L->n];
-	e->line = line;
-	e->kind = (short)kind;
-	e->proc = (short)me;
-	snprintf(e->what, sizeof(e->what), "%s", what);
-	e->val = v;
-	L->n++;
-}
-
-#define REC_V(what, v) rec(__LINE__, K_VAL, what, (long long)(v))
-#define REC_B(what, v) rec(__LINE__, K_BOOL, what, !!(v))
-
-static void register_self(void)
-{
-	me = S->npids;
-	if (S->npids < MAXPIDS)
-		S->pids[S->npids++] = getpid();
-}
-
-/* 0 for pid 0, i + 1 for the i-th process of the scenario, -1 otherwise. */
-static long long pidcat(pid_t p)
-{
-	if (p == 0)
-		return 0;
-	for (int i = 0; i < S->npids; i++)
-		if (S->pids[i] == p)
-			return i + 1;
-	return -1;
-}
-
-static long long fnv(const void *p, size_t n)
-{
-	const volatile unsigned char *b = p;
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return (long long)(h & 0x7fffffffffffffffull);
-}
-
-static int idx(int id)
-{
-	return id < 0 ? -1 : id % 32768;
-}
 
 /* ---- logged operations ---- */
 
@@ -461,17 +355,6 @@ static void mstat_(int line, int i, int cmd, int id)
 		dump_ds(line, &ds);
 }
 #define MSTAT(i, cmd, id) mstat_(__LINE__, (i), (cmd), (id))
-
-/* The highest index among ids[] (-1 entries skipped), 0 if none. */
-static int maxidx(const int *ids, int n)
-{
-	int m = 0;
-
-	for (int i = 0; i < n; i++)
-		if (ids[i] >= 0 && idx(ids[i]) > m)
-			m = idx(ids[i]);
-	return m;
-}
 
 /* IPC_INFO with shmid arg; n < 0: do not check the return value's index. */
 static void info_(int line, int arg, const int *ids, int n)
@@ -799,36 +682,12 @@ static void setlim_(int line, const char *name, unsigned long v)
 		SETLIM("shmmni", DEF_SHMMNI);   \
 	} while (0)
 
-/* ---- identities ---- */
+/* ---- identities of this test (the common ones are diff.h's) ---- */
 
-struct ident {
-	const char *name;
-	uid_t uid;
-	gid_t gid;
-	int ngroups;
-	gid_t groups[4];
-	unsigned long long drop;	/* capabilities to drop (stays uid 0) */
-	long memlock;			/* RLIMIT_MEMLOCK in bytes, or -1 */
-};
-
-#define CAPB(c) (1ull << (c))
-static const struct ident ROOT = { "root", 0, 0, 0, { 0 }, 0, -1 };
-static const struct ident NOBODY = { "nobody", 65534, 65534, 0, { 0 }, 0, -1 };
-static const struct ident U1000 = { "u1000", 1000, 1000, 0, { 0 }, 0, -1 };
-static const struct ident U1001 = { "u1001", 1001, 1001, 0, { 0 }, 0, -1 };
-static const struct ident U1001G = { "u1001+g1000", 1001, 1001, 1, { 1000 }, 0, -1 };
-static const struct ident U1002P = { "u1002/g1000", 1002, 1000, 0, { 0 }, 0, -1 };
-static const struct ident U1003 = { "u1003/g1001", 1003, 1001, 0, { 0 }, 0, -1 };
-static const struct ident U1003S = { "u1003+g1001", 1003, 1003, 2, { 1007, 1001 }, 0, -1 };
-static const struct ident U1004 = { "u1004", 1004, 1004, 0, { 0 }, 0, -1 };
 /* in group 0, the default vm.hugetlb_shm_group */
 static const struct ident U1003G0 = { "u1003+g0", 1003, 1003, 1, { 0 }, 0, -1 };
 static const struct ident U1004NOLOCK = { "u1004,memlock 0", 1004, 1004, 0, { 0 }, 0, 0 };
 static const struct ident U1004LOCK3 = { "u1004,memlock 3p", 1004, 1004, 0, { 0 }, 0, 3 * 4096 };
-static const struct ident ROOT_NOIPC = { "root-CAP_IPC_OWNER", 0, 0, 0, { 0 },
-	CAPB(CAP_IPC_OWNER), -1 };
-static const struct ident ROOT_NOADM = { "root-CAP_SYS_ADMIN", 0, 0, 0, { 0 },
-	CAPB(CAP_SYS_ADMIN), -1 };
 static const struct ident ROOT_NOLOCK = { "root-CAP_IPC_LOCK", 0, 0, 0, { 0 },
 	CAPB(CAP_IPC_LOCK), -1 };
 static const struct ident ROOT_NOLOCK0 = { "root-CAP_IPC_LOCK,memlock 0", 0, 0, 0,
@@ -837,85 +696,6 @@ static const struct ident ROOT_NORAWIO = { "root-CAP_SYS_RAWIO", 0, 0, 0, { 0 },
 	CAPB(CAP_SYS_RAWIO), -1 };
 static const struct ident ROOT_NONE = { "root-3caps", 0, 0, 0, { 0 },
 	CAPB(CAP_IPC_OWNER) | CAPB(CAP_SYS_ADMIN) | CAPB(CAP_IPC_LOCK), -1 };
-static const struct ident ROOT_NODAC = { "root-DAC", 0, 0, 0, { 0 },
-	CAPB(CAP_DAC_OVERRIDE) | CAPB(CAP_DAC_READ_SEARCH) | CAPB(CAP_FOWNER), -1 };
-/* The same credentials as the parent: a plain child process. */
-static const struct ident SAME = { "same", 0, 0, 0, { 0 }, 0, -1 };
-
-static int drop_caps(unsigned long long mask)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d))
-		return -1;
-	for (int i = 0; i < 2; i++) {
-		uint32_t m = (uint32_t)(mask >> (32 * i));
-		d[i].effective &= ~m;
-		d[i].permitted &= ~m;
-		d[i].inheritable &= ~m;
-	}
-	return (int)syscall(SYS_capset, &h, d);
-}
-
-static int become(const struct ident *id)
-{
-	if (id == &SAME)
-		return 0;
-	if (id->memlock >= 0) {
-		struct rlimit rl = { (rlim_t)id->memlock, (rlim_t)id->memlock };
-
-		if (setrlimit(RLIMIT_MEMLOCK, &rl))
-			return -1;
-	}
-	if (id->uid != 0 || id->gid != 0 || id->ngroups) {
-		if (setgroups((size_t)id->ngroups, id->groups) ||
-		    setresgid(id->gid, id->gid, id->gid) ||
-		    setresuid(id->uid, id->uid, id->uid))
-			return -1;
-	}
-	if (id->drop && drop_caps(id->drop))
-		return -1;
-	return 0;
-}
-
-/*
- * Run fn in a child process with identity id (and umask 077, which the
- * kernel ignores for IPC objects), wait for it to exit normally, and log how
- * it ended.  Children may nest (SAME: a plain child of a child).  The child
- * inherits the attachments of its parent, as any forked process.
- */
-static void as_(int line, const struct ident *id, void (*fn)(void))
-{
-	pid_t parent = getpid(), pid;
-	int st, self = me;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		rec(line, K_VAL, "fork failed", errno);
-		return;
-	}
-	if (pid == 0) {
-		/* never outlive the scenario's process: the log is shared */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
-		register_self();
-		alarm(8);
-		umask(077);
-		int ok = become(id) == 0;
-		rec(line, K_BOOL, "became ident", ok);
-		if (ok)
-			fn();
-		_exit(0);
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	me = self;
-	rec(line, K_VAL, "child status", st);
-}
-#define AS(id, fn) as_(__LINE__, &(id), (fn))
 
 /*
  * A child that stays alive until told: kid_spawn() forks it (fn runs in the
@@ -1022,7 +802,6 @@ static void kid_end_(int line, struct kid *k, int sig)
 #define KID_KILL(k, sig) kid_end_(__LINE__, (k), (sig))
 
 #define KEY(n) ((key_t)(0x5c000000 + (n)))
-#define BADID 12345	/* an id (index 12345) no scenario creates */
 
 /* =============================== scenarios =============================== */
 
@@ -2526,8 +2305,9 @@ static void sc_efault_nobody(void)
 	AS(U1000, body_efault);
 }
 
-/* ---- the permission matrix ---- */
+/* ---- the permission matrix (diff.h) ---- */
 
+#define NMODES 14
 static const unsigned modes[NMODES] = {
 	0000, 0400, 0200, 0600, 0700, 0500, 0100,
 	0040, 0020, 0060, 0004, 0006, 0007, 0644,
@@ -2604,7 +2384,7 @@ static void mx_access(void)
 	}
 	int live[NMODES + 1];
 
-	memcpy(live, S->ids, sizeof(S->ids));
+	memcpy(live, S->ids, NMODES * sizeof(live[0]));
 	live[NMODES] = S->victim;
 	SINFO(live, NMODES + 1);
 	int r = RMID(S->victim);
@@ -2636,97 +2416,19 @@ static void mx_refill(void)
 	S->victim = -1;
 }
 
-static void perm_run(const struct ident *creator, uid_t ouid, gid_t ogid,
-		     const struct ident *const *acc, int nacc)
+static void rmid_(int line, int id)
 {
-	S->ouid = ouid;
-	S->ogid = ogid;
-	S->victim = -1;
-	for (int i = 0; i < NMODES; i++)
-		S->ids[i] = -1;
-	as_(__LINE__, creator, mx_create);
-	for (int i = 0; i < NMODES; i++)
-		STAT(S->ids[i]);
-	for (int a = 0; a < nacc; a++) {
-		as_(__LINE__, creator, mx_victim);
-		as_(__LINE__, acc[a], mx_access);
-		mx_refill();
-	}
-	for (int i = 0; i < NMODES; i++)
-		RMID(S->ids[i]);
+	ctl_(line, id, IPC_RMID, NULL);
 }
 
-static void sc_perm_root(void)
-{
-	const struct ident *acc[] = { &ROOT };
-
-	perm_run(&ROOT, 0, 0, acc, 1);
-}
-
-static void sc_perm_root_to_users(void)
-{
-	const struct ident *acc[] = { &NOBODY, &U1000 };
-
-	perm_run(&ROOT, 0, 0, acc, 2);
-}
-
-static void sc_perm_nobody(void)
-{
-	const struct ident *acc[] = { &NOBODY, &U1000 };
-
-	perm_run(&NOBODY, 65534, 65534, acc, 2);
-}
-
-static void sc_perm_users(void)
-{
-	const struct ident *acc[] = { &U1000, &U1001, &U1001G, &U1002P };
-
-	perm_run(&U1000, 1000, 1000, acc, 4);
-}
-
-static void sc_perm_caps(void)
-{
-	const struct ident *acc[] = { &ROOT_NOIPC, &ROOT_NOADM, &ROOT_NOLOCK,
-				      &ROOT_NONE };
-
-	perm_run(&U1000, 1000, 1000, acc, 4);
-}
-
-/*
- * Not in the default run: a root that keeps CAP_IPC_OWNER or CAP_SYS_ADMIN
- * but drops CAP_DAC_OVERRIDE cannot open the files of an object whose mode
- * excludes it (README, known differences).  Kept to show the difference:
- * SHM_DIFF_ONLY=perm_caps_nodac.
- */
-static void sc_perm_caps_nodac(void)
-{
-	const struct ident *acc[] = { &ROOT_NODAC };
-
-	perm_run(&U1000, 1000, 1000, acc, 1);
-}
-
-static void sc_perm_given_away(void)
-{
-	const struct ident *acc[] = { &U1000, &U1001, &U1002P, &U1003, &U1003S,
-				      &U1004 };
-
-	perm_run(&U1000, 1001, 1001, acc, 6);
-}
-
-/* The matrix's owner set by root, for root-created segments. */
-static void sc_perm_root_given(void)
-{
-	const struct ident *acc[] = { &ROOT_NONE, &U1000, &U1001 };
-
-	perm_run(&ROOT, 1000, 1001, acc, 3);
-}
+static const struct perm_matrix shm_matrix = {
+	.nmodes = NMODES, .create = mx_create,
+	.victim = mx_victim, .access = mx_access, .refill = mx_refill,
+	.stat = stat_, .remove = rmid_,
+	.caps_accessors = { &ROOT_NOIPC, &ROOT_NOADM, &ROOT_NOLOCK, &ROOT_NONE },
+};
 
 /* ================================ driver ================================= */
-
-struct scenario {
-	const char *name;
-	void (*fn)(void);
-};
 
 static const struct scenario scenarios[] = {
 	{ "get", sc_get },
@@ -2757,183 +2459,30 @@ static const struct scenario scenarios[] = {
 	{ "rss", sc_rss },
 	{ "efault", sc_efault },
 	{ "efault_nobody", sc_efault_nobody },
-	{ "perm_root", sc_perm_root },
-	{ "perm_root_to_users", sc_perm_root_to_users },
-	{ "perm_nobody", sc_perm_nobody },
-	{ "perm_users", sc_perm_users },
-	{ "perm_caps", sc_perm_caps },
-	{ "perm_caps_nodac", sc_perm_caps_nodac },
-	{ "perm_given_away", sc_perm_given_away },
-	{ "perm_root_given", sc_perm_root_given },
+	PERM_SCENARIOS,
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Run one scenario in a fresh IPC namespace (and, for uipc, a fresh root). */
-static int run(const struct scenario *sc, int which, const char *root)
-{
-	pid_t pid;
-	int st;
-
-	L = &S->log[which];
-	L->n = 0;
-	L->lost = 0;
-	S->npids = 0;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		alarm(10);
-		if (unshare(CLONE_NEWIPC))
-			_exit(90);
-		if (which == 1) {
-			if (setenv("UIPC_ROOT", root, 1))
-				_exit(91);
-			O = &uipc_ops;
-		} else {
-			O = &kernel_ops;
-		}
-		umask(022);
-		edge = mmap(NULL, 2 * P, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (edge == MAP_FAILED || mprotect(edge + P, P, PROT_NONE))
-			_exit(92);
-		resv = mmap(NULL, RESV * P, PROT_NONE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (resv == MAP_FAILED)
-			_exit(93);
-		register_self();
-		sc->fn();
-		_exit(0);
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	return st;
-}
-
-static const char *errname(long long e)
-{
-	static char b[64];
-
-	if (e == 0)
-		return "0";
-	snprintf(b, sizeof(b), "%lld (%s)", e, strerror((int)e));
-	return b;
-}
-
-static void fmt_entry(char *out, size_t n, const struct entry *e)
-{
-	if (e->kind == K_ERRNO)
-		snprintf(out, n, "line %d p%d %s = %s", e->line, e->proc, e->what,
-			 errname(e->val));
-	else if (e->kind == K_BOOL)
-		snprintf(out, n, "line %d p%d %s = %s", e->line, e->proc, e->what,
-			 e->val ? "true" : "false");
-	else if (e->kind == K_UVAL)
-		snprintf(out, n, "line %d p%d %s = %llu", e->line, e->proc,
-			 e->what, (unsigned long long)e->val);
-	else
-		snprintf(out, n, "line %d p%d %s = %lld", e->line, e->proc,
-			 e->what, e->val);
-}
-
-static void describe_status(char *out, size_t n, int st)
-{
-	if (WIFEXITED(st))
-		snprintf(out, n, "exit %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(out, n, "signal %d (%s)", WTERMSIG(st),
-			 strsignal(WTERMSIG(st)));
-	else
-		snprintf(out, n, "status 0x%x", st);
-}
-
-/* Print the step (the run of entries from one source line) around entry i. */
-static void print_step(const char *side, const struct rlog *l, int i)
-{
-	char a[160];
-	int s = i, e = i;
-
-	if (i >= l->n)
-		return;
-	while (s > 0 && s > i - 6 && l->e[s - 1].line == l->e[i].line &&
-	       l->e[s - 1].proc == l->e[i].proc)
-		s--;
-	while (e + 1 < l->n && e < i + 16 && l->e[e + 1].line == l->e[i].line &&
-	       l->e[e + 1].proc == l->e[i].proc)
-		e++;
-	for (int j = s; j <= e; j++) {
-		fmt_entry(a, sizeof(a), &l->e[j]);
-		fprintf(stderr, "    %s %s %s\n", side, j == i ? "->" : "  ", a);
-	}
-}
-
 /*
- * Report the first difference, with its whole step on both sides.  With
- * SHM_DIFF_ALL set, go on and list every entry that differs while the two
- * logs stay aligned (the state may have diverged: read those with care).
+ * Known, documented differences (README), run only when asked for: fork (its
+ * counts match, but its fork_fail_attach drops CAP_IPC_OWNER with a raw
+ * capset(), which uipc, caching credentials, sees only through the preload
+ * library's capset: the attach with SHM_EXEC goes on); vma (Linux counts the
+ * pieces mprotect, munmap and mremap make of an attachment, uipc the
+ * attachments).
  */
-static void compare(const struct scenario *sc, int st0, int st1)
+static const char *const on_request_only[] = { "fork", "vma", NULL };
+
+static void start_run(int uipc)
 {
-	const struct rlog *k = &S->log[0], *u = &S->log[1];
-	int all = getenv("SHM_DIFF_ALL") != NULL, ndiff = 0;
-	int n = k->n < u->n ? k->n : u->n;
-	char a[160], b[160];
-
-	t_case(sc->name);
-	if (st0 != 0) {
-		describe_status(a, sizeof(a), st0);
-		T_FAIL("kernel run ended with %s", a);
-	}
-	if (st1 != 0) {
-		describe_status(a, sizeof(a), st1);
-		T_FAIL("uipc run ended with %s", a);
-	}
-	if (k->lost || u->lost)
-		T_FAIL("result log overflow");
-	for (int i = 0; i < n; i++) {
-		const struct entry *x = &k->e[i], *y = &u->e[i];
-
-		if (x->line == y->line && x->val == y->val &&
-		    !strcmp(x->what, y->what))
-			continue;
-		fmt_entry(a, sizeof(a), x);
-		fmt_entry(b, sizeof(b), y);
-		if (ndiff++ == 0) {
-			T_FAIL("result %d differs (line %d):", i, x->line);
-			print_step("kernel", k, i);
-			print_step("uipc  ", u, i);
-		} else {
-			fprintf(stderr, "    also result %d: kernel %s | uipc %s\n",
-				i, a, b);
-		}
-		if (!all || x->line != y->line)
-			break;
-	}
-	if (k->n != u->n && (ndiff == 0 || all)) {
-		const struct entry *x = k->n > u->n ? &k->e[n] : &u->e[n];
-
-		fmt_entry(a, sizeof(a), x);
-		T_FAIL("kernel logged %d results, uipc %d; next on the %s side: %s",
-		       k->n, u->n, k->n > u->n ? "kernel" : "uipc", a);
-	}
-	t_done();
+	O = uipc ? &uipc_ops : &kernel_ops;
+	edge = mmap(NULL, 2 * P, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (edge == MAP_FAILED || mprotect(edge + P, P, PROT_NONE))
+		_exit(92);
+	resv = mmap(NULL, RESV * P, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (resv == MAP_FAILED)
+		_exit(93);
 }
 
 /* The image a scenario's child execs: ready, then wait for the word. */
@@ -2951,79 +2500,18 @@ static int exec_probe(const char *rfd, const char *gfd)
 
 int main(int argc, char **argv)
 {
-	const char *only = getenv("SHM_DIFF_ONLY");
-	const char *verbose = getenv("SHM_DIFF_VERBOSE");
-	int found = 0;
-	struct timespec t0, now;
+	static const struct diff_test shm_test = {
+		.name = "shm_diff",
+		.env = "SHM_DIFF",
+		.scenarios = scenarios,
+		.nscenarios = sizeof(scenarios) / sizeof(scenarios[0]),
+		.on_request = on_request_only,
+		.matrix = &shm_matrix,
+		.start_run = start_run,
+	};
 
 	if (argc == 4 && !strcmp(argv[1], "--exec-probe"))
 		return exec_probe(argv[2], argv[3]);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (geteuid() != 0) {
-		printf("SKIP shm_diff: needs root (unshare(CLONE_NEWIPC), setuid)\n");
-		return 77;
-	}
 	P = (size_t)sysconf(_SC_PAGESIZE);
-	S = mmap(NULL, sizeof(*S), PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (S == MAP_FAILED) {
-		perror("mmap");
-		return 1;
-	}
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		const struct scenario *sc = &scenarios[i];
-		char root[] = "/dev/shm/shm_diff.XXXXXX";
-		int st0, st1;
-
-		if (only && strcmp(only, sc->name))
-			continue;
-		/*
-		 * Known, documented differences (README), run only when asked
-		 * for: perm_caps_nodac; fork (its counts match, but its
-		 * fork_fail_attach drops CAP_IPC_OWNER with a raw capset(),
-		 * which uipc, caching credentials, sees only through the
-		 * preload library's capset: the attach with SHM_EXEC goes
-		 * on); vma (Linux counts the pieces mprotect, munmap and
-		 * mremap make of an attachment, uipc the attachments).
-		 */
-		if (!only && (!strcmp(sc->name, "perm_caps_nodac") || !strcmp(sc->name, "fork") ||
-			      !strcmp(sc->name, "vma")))
-			continue;
-		found = 1;
-		/* A hang costs one alarm (10 s) per run; bound the total. */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec > 40) {
-			t_case(sc->name);
-			T_FAIL("not run: earlier scenarios used up the time budget");
-			t_done();
-			continue;
-		}
-		st0 = run(sc, 0, NULL);
-		if (st0 != -1 && WIFEXITED(st0) && WEXITSTATUS(st0) == 90) {
-			printf("SKIP shm_diff: unshare(CLONE_NEWIPC) failed\n");
-			return 77;
-		}
-		if (!mkdtemp(root) || chmod(root, 01777)) {
-			perror(root);
-			return 1;
-		}
-		st1 = run(sc, 1, root);
-		rm_rf(root);
-		if (verbose) {
-			char line[160];
-
-			for (int w = 0; w <= (atoi(verbose) > 1); w++)
-				for (int j = 0; j < S->log[w].n; j++) {
-					fmt_entry(line, sizeof(line), &S->log[w].e[j]);
-					fprintf(stderr, "%s%s[%d] %s\n", w ? "uipc:" : "",
-						sc->name, j, line);
-				}
-		}
-		compare(sc, st0, st1);
-	}
-	if (only && !found) {
-		fprintf(stderr, "no scenario %s\n", only);
-		return 1;
-	}
-	return t_exit();
+	return diff_main(&shm_test);
 }
