@@ -73,6 +73,9 @@
  * reported by call and kind (the first example of each), crashes and hangs
  * one by one, with what was damaged.
  *
+ * The machinery (lanes, snapshot and restore, damage, checked calls,
+ * counting, foreign files, report) is tests/corrupt.h's.
+ *
  * Reproduce one iteration: UIPC_CORRUPT_ONLY=<n> (prints what it damaged),
  * or UIPC_CORRUPT_ONLY=s<lane>.<j> for the sweep's change j of a lane;
  * UIPC_CORRUPT_SEED and UIPC_CORRUPT_ITERS change the run.  The state of the
@@ -109,27 +112,19 @@
 #include <unistd.h>
 
 #include "uipc.h"
-#include "t.h"
 
 #ifndef SEM_STAT_ANY
 #define SEM_STAT_ANY 20
 #endif
 
-#define NLANES 8
 #define DEFAULT_ITERS 1200
-#define CALL_ALARM 10		/* seconds: a call that does not return hangs */
-#define MAX_ENTRIES 32
-#define MAX_FAILS 24
 #define MAX_SLOW 16
-#define NERR 134
-#define GUARD 64
 #define KEY_BASE 0x5e3a0000
 #define MAX_HELPERS 16
 #define MAX_FIELDS 400
 #define MAX_SWEEP 1200
 #define PROBE_SEMS 256
 #define BIG_OPS 40		/* more than SLOT_SOPS */
-#define STATS_GUARD (64 << 20)	/* inaccessible bytes each side of the results */
 
 /*
  * Views fenced in: every address range the library reserves for a view of
@@ -277,10 +272,19 @@ static const char *const call_name[NCALLS] = {
 	"semget(key, IPC_CREAT) again", "semget(IPC_PRIVATE)",
 };
 
-enum { PH_SET, PH_SWEEP, PH_NS, PH_FOREIGN, NPHASES };
-static const char *const phase_name[NPHASES] = {
-	"set files", "set files field sweep", "namespace file", "foreign files",
-};
+#define OBJ "sem"
+#define OBJ_NOUN "set"
+#define FILES_PHASE "set files"
+#define SWEEP_PHASE "set files field sweep"
+#define EDGE_VALUES                                                                      \
+	0, 1, 2, 3, 7, 8, 24, 25, 31, 32, 33, 40, 127, 128, 129, 255, 4096, 32767, 32768,  \
+	0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 0x40000000,            \
+	0x40000001, 0xc0000000, 0x3fffffff, 0x100000000ull, 0x7fffffffffffffffull,         \
+	0x8000000000000000ull, 0xffffffffffffffffull
+#define HEAD_BYTES 1024
+#define NAME_EACH_DAMAGE 1	/* an iteration damages two files */
+#define CLEAR_ERRNO 1
+#include "corrupt.h"
 
 struct probe {
 	int status;		/* 0: done; else the step that failed */
@@ -290,86 +294,19 @@ struct probe {
 	int pid[PROBE_SEMS];
 };
 
+/* This test's results beside corrupt.h's, shared by all processes. */
 struct stats {
-	_Atomic long ok[NPHASES][NCALLS], err[NPHASES][NCALLS][NERR];
-	_Atomic long iters[NPHASES], clean[NPHASES], slow[NPHASES], crash[NPHASES],
-		hang[NPHASES], bad[NPHASES];
 	_Atomic long lane_iters[NLANES + 1], lane_sweep_done[NLANES + 1];
 	double lane_secs[NLANES + 1];
-	_Atomic int nfail;
-	char fail[MAX_FAILS][640];	/* crashes, hangs, odd exits */
 	_Atomic long nbad[NCALLS][3];	/* bad results by call and kind */
 	char bad_example[NCALLS][3][640];
 	_Atomic int nslow;
 	char slow_msg[MAX_SLOW][480];
-	_Atomic int setup_failed;
-	char setup_msg[NLANES + 1][300];
-	_Atomic int pristine_bad;
-	char pristine_msg[NLANES + 1][300];
-	_Atomic int foreign_bad;
-	char foreign_msg[MAX_FAILS][300];
-	char detail[NLANES + 1][200];	/* the last child's complaint */
-	int detail_kind[NLANES + 1];	/* 0 out of range, 1 -1 without errno, 2 negative */
 	char lane_desc[NLANES + 1][300];
-	long nsweep[NLANES + 1];
 	struct probe probe[NLANES + 1][3];
 	int setup_id[NLANES + 1];
 };
 static struct stats *st;
-
-static void add_fail(char *arr, int n, _Atomic int *count, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void add_fail(char *arr, int n, _Atomic int *count, const char *fmt, ...)
-{
-	int i = atomic_fetch_add(count, 1);
-	if (i < n) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(arr + (size_t)i * 300, 300, fmt, ap);
-		va_end(ap);
-	}
-}
-
-/* ---- PRNG: one stream per iteration ---- */
-
-static uint64_t base_seed;
-
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint64_t rs;
-static uint64_t rnd(void)
-{
-	rs += 0x9e3779b97f4a7c15ull;
-	return mix64(rs);
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-/* ---- directory snapshot and restore (as msg_corrupt.c) ---- */
-
-enum etype { E_FILE, E_LINK, E_DIR };
-
-struct entry {
-	char name[256];			/* path relative to the lane's directory */
-	enum etype type;
-	mode_t mode;
-	size_t size;
-	unsigned char *data;
-	char link[256];
-	size_t *pages;			/* non-zero 4 KiB pages */
-	size_t npages;
-	size_t *live;			/* offsets of non-zero 8-byte words */
-	size_t nlive;
-};
 
 enum { P_HDR, P_DATA };
 
@@ -383,17 +320,11 @@ struct field {
 	uint64_t aux;			/* FT_ADJ: the semaphore's generation */
 };
 
-struct lane {
-	int no;
+/* The lane's set in its snapshot, its helpers, its fields, its sweep. */
+static struct {
 	const struct scenario *sc;
-	char dir[512];
-	int dfd;
-	key_t key;
-	int id, slot;
 	uint64_t nsems, nundo, jcount, queued, records;
-	struct entry e[MAX_ENTRIES];
-	int n;
-	int hdr_entry, data_entry, ns_entry;	/* indices in e[], or -1 */
+	int hdr_entry, data_entry;	/* sem.<id>, sem.<id>.data in lane.e[], or -1 */
 	pid_t helper[MAX_HELPERS];
 	int hold[MAX_HELPERS];		/* write end of the helper's pipe, or -1 */
 	char hkind[MAX_HELPERS];
@@ -403,362 +334,7 @@ struct lane {
 	int sw_field[MAX_SWEEP];
 	uint8_t sw_val[MAX_SWEEP];
 	int nsw;
-};
-
-static char snap_err[200];
-
-static int read_entry(struct lane *ln, struct entry *e)
-{
-	e->data = malloc(e->size + 1);
-	e->pages = malloc((e->size / 4096 + 1) * sizeof(size_t));
-	e->live = malloc((e->size / 8 + 1) * sizeof(size_t));
-	int fd = openat(ln->dfd, e->name, O_RDONLY);
-	ssize_t got = fd < 0 || !e->data || !e->pages || !e->live ? -1 :
-		      pread(fd, e->data, e->size, 0);
-	snprintf(snap_err, sizeof(snap_err), "%.100s: read %zd of %zu bytes: %s", e->name, got,
-		 e->size, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (got != (ssize_t)e->size)
-		return -1;
-	for (size_t off = 0; off < e->size; off += 4096) {
-		size_t len = e->size - off < 4096 ? e->size - off : 4096;
-		for (size_t i = 0; i < len; i++)
-			if (e->data[off + i]) {
-				e->pages[e->npages++] = off;
-				break;
-			}
-	}
-	for (size_t off = 0; off + 8 <= e->size; off += 8) {
-		uint64_t w;
-		memcpy(&w, e->data + off, 8);
-		if (w)
-			e->live[e->nlive++] = off;
-	}
-	return 0;
-}
-
-/* Records everything under 'sub' ("" for the lane's directory), parents first. */
-static int snapshot_dir(struct lane *ln, const char *sub)
-{
-	int fd = openat(ln->dfd, *sub ? sub : ".", O_RDONLY | O_DIRECTORY);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	int r = 0;
-
-	snprintf(snap_err, sizeof(snap_err), "opendir %s: %s", sub, strerror(errno));
-	if (!d)
-		return -1;
-	while (!r && (de = readdir(d))) {
-		struct stat sb;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(snap_err, sizeof(snap_err), "more than %d names", MAX_ENTRIES);
-		if (ln->n == MAX_ENTRIES) {
-			r = -1;
-			break;
-		}
-		struct entry *e = &ln->e[ln->n++];
-		memset(e, 0, sizeof(*e));
-		snprintf(e->name, sizeof(e->name), "%s%s%.200s", sub, *sub ? "/" : "", de->d_name);
-		snprintf(snap_err, sizeof(snap_err), "%.100s: %s", e->name, strerror(errno));
-		if (fstatat(ln->dfd, e->name, &sb, AT_SYMLINK_NOFOLLOW)) {
-			r = -1;
-			break;
-		}
-		e->mode = sb.st_mode & 07777;
-		if (S_ISLNK(sb.st_mode)) {
-			ssize_t k = readlinkat(ln->dfd, e->name, e->link, sizeof(e->link) - 1);
-			if (k < 0)
-				r = -1;
-			else
-				e->link[k] = 0;
-			e->type = E_LINK;
-		} else if (S_ISDIR(sb.st_mode)) {
-			e->type = E_DIR;
-			r = snapshot_dir(ln, e->name);
-		} else if (S_ISREG(sb.st_mode)) {
-			e->type = E_FILE;
-			e->size = (size_t)sb.st_size;
-			r = read_entry(ln, e);
-		} else {
-			snprintf(snap_err, sizeof(snap_err), "%.100s: not a file, directory or "
-				 "symlink", e->name);
-			r = -1;
-		}
-	}
-	closedir(d);
-	return r;
-}
-
-static int snapshot(struct lane *ln)
-{
-	ln->n = 0;
-	return snapshot_dir(ln, "");
-}
-
-/* Removes 'name' under dfd, whatever it is (a directory with its content). */
-static void remove_any(int dfd, const char *name)
-{
-	if (unlinkat(dfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
-		return;
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	if (d) {
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				remove_any(dirfd(d), de->d_name);
-		closedir(d);
-	}
-	unlinkat(dfd, name, AT_REMOVEDIR);
-}
-
-static int write_entry(int dfd, const struct entry *e, int fresh)
-{
-	int fd = fresh ? openat(dfd, e->name, O_RDWR | O_CREAT | O_EXCL, 0600)
-		       : openat(dfd, e->name, O_RDWR | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	int r = 0;
-	/* Back to the snapshot: holes where it was zero, its bytes elsewhere. */
-	if (ftruncate(fd, 0) || ftruncate(fd, (off_t)e->size) || fchmod(fd, e->mode))
-		r = -1;
-	for (size_t i = 0; !r && i < e->npages; i++) {
-		size_t off = e->pages[i], len = e->size - off < 4096 ? e->size - off : 4096;
-		if (pwrite(fd, e->data + off, len, (off_t)off) != (ssize_t)len)
-			r = -1;
-	}
-	close(fd);
-	return r;
-}
-
-/* Removes what is under 'sub' and not in the snapshot. */
-static void remove_extra(struct lane *ln, const char *sub)
-{
-	int fd = openat(ln->dfd, *sub ? sub : ".", O_RDONLY | O_DIRECTORY | (*sub ? O_NOFOLLOW : 0));
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-	char path[512];
-
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		struct stat sb;
-		int found = -1;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s%s%.250s", sub, *sub ? "/" : "", de->d_name);
-		for (int i = 0; i < ln->n; i++)
-			if (!strcmp(ln->e[i].name, path))
-				found = i;
-		if (found < 0)
-			remove_any(ln->dfd, path);
-		else if (ln->e[found].type == E_DIR &&
-			 fstatat(ln->dfd, path, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode))
-			remove_extra(ln, path);
-	}
-	closedir(d);
-}
-
-/* Make the lane's directory exactly the snapshot again. */
-static int restore(struct lane *ln)
-{
-	remove_extra(ln, "");
-	for (int i = 0; i < ln->n; i++) {
-		struct entry *e = &ln->e[i];
-		struct stat sb;
-		int have = fstatat(ln->dfd, e->name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
-		if (e->type == E_LINK) {
-			char buf[256];
-			ssize_t k = have && S_ISLNK(sb.st_mode)
-					    ? readlinkat(ln->dfd, e->name, buf, sizeof(buf) - 1) : -1;
-			if (k >= 0 && (buf[k] = 0, !strcmp(buf, e->link)))
-				continue;
-			if (have)
-				remove_any(ln->dfd, e->name);
-			if (symlinkat(e->link, ln->dfd, e->name))
-				return -1;
-		} else if (e->type == E_DIR) {
-			if (have && !S_ISDIR(sb.st_mode)) {
-				remove_any(ln->dfd, e->name);
-				have = 0;
-			}
-			if ((!have && mkdirat(ln->dfd, e->name, e->mode)) ||
-			    fchmodat(ln->dfd, e->name, e->mode, 0))
-				return -1;
-		} else {
-			if (have && !S_ISREG(sb.st_mode)) {
-				remove_any(ln->dfd, e->name);
-				have = 0;
-			}
-			if (write_entry(ln->dfd, e, !have))
-				return -1;
-		}
-	}
-	return 0;
-}
-
-/* ---- damage ---- */
-
-static struct lane lane;
-static int lane_no;
-static char desc[1024];
-static size_t dlen;
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-	if (dlen >= sizeof(desc) - 1)
-		return;
-	va_start(ap, fmt);
-	int k = vsnprintf(desc + dlen, sizeof(desc) - dlen, fmt, ap);
-	va_end(ap);
-	if (k > 0)
-		dlen += (size_t)k;
-	if (dlen > sizeof(desc) - 1)
-		dlen = sizeof(desc) - 1;
-}
-
-static void put(int fd, const void *p, size_t len, size_t off)
-{
-	if (pwrite(fd, p, len, (off_t)off) != (ssize_t)len)
-		note("[pwrite failed]");
-}
-
-/* An offset: anywhere, in the first page, or at a live word of the snapshot. */
-static size_t pick_offset(const struct entry *e)
-{
-	switch (rnd_below(3)) {
-	case 0:
-		return rnd_below(e->size);
-	case 1:
-		return rnd_below(e->size < 4096 ? e->size : 4096);
-	default:
-		if (!e->nlive)
-			return rnd_below(e->size);
-		return e->live[rnd_below(e->nlive)] + rnd_below(8);
-	}
-}
-
-static uint64_t edge_value(const struct entry *e, uint64_t old)
-{
-	static const uint64_t v[] = {
-		0, 1, 2, 3, 7, 8, 24, 25, 31, 32, 33, 40, 127, 128, 129, 255, 4096, 32767, 32768,
-		0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff,
-		0x40000000, 0x40000001, 0xc0000000, 0x3fffffff, 0x100000000ull,
-		0x7fffffffffffffffull, 0x8000000000000000ull, 0xffffffffffffffffull,
-	};
-	switch (rnd_below(6)) {
-	case 0: return rnd();
-	case 1: return old + 1;
-	case 2: return old - 1;
-	case 3: return e->size / (1 + rnd_below(256));
-	default: return v[rnd_below(sizeof(v) / sizeof(v[0]))];
-	}
-}
-
-/* One in-place change of the file at random (its size stays), as msg_corrupt.c. */
-static void damage_inplace(int fd, const struct entry *e)
-{
-	unsigned char buf[4096];
-	size_t off, len;
-
-	if (!e->size)
-		return;
-	switch (rnd_below(5)) {
-	case 0:		/* random bytes */
-		off = pick_offset(e);
-		len = 1 + rnd_below(8);
-		if (off + len > e->size)
-			len = e->size - off;
-		for (size_t i = 0; i < len; i++)
-			buf[i] = (unsigned char)rnd();
-		put(fd, buf, len, off);
-		note(" %s:bytes@%zu+%zu", e->name, off, len);
-		break;
-	case 1:		/* a range zeroed or set to 0xff */
-	case 2: {
-		int ff = rnd_below(2);
-		off = pick_offset(e);
-		len = 1 + rnd_below((size_t)1 << rnd_below(13));
-		if (off + len > e->size)
-			len = e->size - off;
-		memset(buf, ff ? 0xff : 0, sizeof(buf));
-		for (size_t done = 0; done < len;) {
-			size_t k = len - done < sizeof(buf) ? len - done : sizeof(buf);
-			put(fd, buf, k, off + done);
-			done += k;
-		}
-		note(" %s:%s@%zu+%zu", e->name, ff ? "ff" : "zero", off, len);
-		break;
-	}
-	default: {	/* a word near the start or a live word set to an edge value */
-		static const size_t widths[] = { 1, 2, 4, 8 };
-		size_t w = widths[rnd_below(4)];
-		if (rnd_below(2) || !e->nlive) {
-			size_t lim = rnd_below(4) ? 1024 : 4096;
-			if (lim > e->size)
-				lim = e->size;
-			off = rnd_below(lim / w) * w;
-		} else {
-			off = e->live[rnd_below(e->nlive)] + rnd_below(8 / w) * w;
-		}
-		if (off + w > e->size)
-			break;
-		uint64_t old = 0, val;
-		memcpy(&old, e->data + off, w);
-		val = edge_value(e, old);
-		put(fd, &val, w, off);
-		note(" %s:u%zu@%zu=%#llx", e->name, w * 8, off, (unsigned long long)val & (w == 8 ? ~0ull :
-			((1ull << (w * 8)) - 1)));
-		break;
-	}
-	}
-}
-
-/* A change of the file's size. */
-static void damage_size(int fd, const struct entry *e)
-{
-	static const uint64_t huge[] = {
-		(1ull << 32), (1ull << 32) + 1, (1ull << 40), (1ull << 40) + 1, (1ull << 44),
-	};
-	uint64_t size;
-
-	if (rnd_below(2)) {
-		static const uint64_t small[] = { 0, 1, 4, 8, 63, 64, 100, 200, 4095, 4096, 4097 };
-		switch (rnd_below(4)) {
-		case 0: size = small[rnd_below(sizeof(small) / sizeof(small[0]))]; break;
-		case 1: size = e->size - 1 - rnd_below(256); break;
-		case 2: size = e->size / 2; break;
-		default: size = rnd_below(e->size); break;
-		}
-		if (size >= e->size)
-			size = e->size ? e->size - 1 : 0;
-		note(" %s:truncate(%llu)", e->name, (unsigned long long)size);
-	} else {
-		switch (rnd_below(3)) {
-		case 0: size = e->size + 1 + rnd_below(8); break;
-		case 1: size = e->size + rnd_below(1 << 20); break;
-		default: size = huge[rnd_below(sizeof(huge) / sizeof(huge[0]))]; break;
-		}
-		note(" %s:extend(%llu)", e->name, (unsigned long long)size);
-	}
-	if (ftruncate(fd, (off_t)size))
-		note("[ftruncate failed: %s]", strerror(errno));
-	if (size > e->size && rnd_below(2)) {
-		unsigned char buf[256];
-		for (size_t i = 0; i < sizeof(buf); i++)
-			buf[i] = (unsigned char)rnd();
-		size_t len = 1 + rnd_below(sizeof(buf));
-		size_t off = e->size + rnd_below(size - e->size);
-		if (off + len > size)
-			len = size - off;
-		put(fd, buf, len, off);
-		note(" +bytes@%zu", off);
-	}
-}
+} set;
 
 /* ---- named fields and their edge values ---- */
 
@@ -779,9 +355,9 @@ static const uint8_t sweep_n[NFTYPES] = {
 	[FT_JCAP] = 1, [FT_JOFF] = 4, [FT_START] = 1, [FT_ADJ] = 2,
 };
 
-static uint64_t snap_word(const struct lane *ln, int part, size_t off, int width)
+static uint64_t snap_word(int part, size_t off, int width)
 {
-	const struct entry *e = &ln->e[part == P_HDR ? ln->hdr_entry : ln->data_entry];
+	const struct entry *e = &lane.e[part == P_HDR ? set.hdr_entry : set.data_entry];
 	uint64_t v = 0;
 	if (off + (size_t)width <= e->size)
 		memcpy(&v, e->data + off, (size_t)width);
@@ -795,11 +371,11 @@ static uint64_t sembuf_word(unsigned num, int op, int flg, uint64_t old)
 }
 
 /* The values a field of its kind is set to, the sweep's first.  Returns how many. */
-static int field_values(const struct lane *ln, const struct field *f, uint64_t *v)
+static int field_values(const struct field *f, uint64_t *v)
 {
-	uint64_t old = snap_word(ln, f->part, f->off, f->width), ns = ln->nsems, nu = ln->nundo;
+	uint64_t old = snap_word(f->part, f->off, f->width), ns = set.nsems, nu = set.nundo;
 	uint64_t cap = m_jcap(ns), pidpart = old & 0xffffffff00000000ull;
-	uint64_t len = ln->e[ln->data_entry].size + M_HDR;
+	uint64_t len = lane.e[set.data_entry].size + M_HDR;
 	int n = 0;
 
 #define VALUES(...)                                                        \
@@ -917,18 +493,18 @@ static int field_values(const struct lane *ln, const struct field *f, uint64_t *
 	return n;
 }
 
-static void add_field(struct lane *ln, int part, size_t off, int width, int type, int common,
-		      uint64_t aux, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
-static void add_field(struct lane *ln, int part, size_t off, int width, int type, int common,
+static void add_field(int part, size_t off, int width, int type, int common,
+		      uint64_t aux, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static void add_field(int part, size_t off, int width, int type, int common,
 		      uint64_t aux, const char *fmt, ...)
 {
-	const struct entry *e = &ln->e[part == P_HDR ? ln->hdr_entry : ln->data_entry];
+	const struct entry *e = &lane.e[part == P_HDR ? set.hdr_entry : set.data_entry];
 	struct field *f;
 	va_list ap;
 
-	if (ln->nf == MAX_FIELDS || off + (size_t)width > e->size)
+	if (set.nf == MAX_FIELDS || off + (size_t)width > e->size)
 		return;
-	f = &ln->f[ln->nf++];
+	f = &set.f[set.nf++];
 	f->part = (uint8_t)part;
 	f->off = off;
 	f->width = (uint8_t)width;
@@ -940,29 +516,29 @@ static void add_field(struct lane *ln, int part, size_t off, int width, int type
 	va_end(ap);
 }
 
-static void add_mutex(struct lane *ln, int part, size_t off, int common, const char *what)
+static void add_mutex(int part, size_t off, int common, const char *what)
 {
-	add_field(ln, part, off + MUTEX_OFF(__lock), 4,
+	add_field(part, off + MUTEX_OFF(__lock), 4,
 		  off == offsetof(struct m_set, obj.lock) ? FT_OBJLOCK : FT_LOCK, common, 0,
 		  "%s.__lock", what);
-	add_field(ln, part, off + MUTEX_OFF(__owner), 4, FT_OWNER, common, 0, "%s.__owner", what);
-	add_field(ln, part, off + MUTEX_OFF(__kind), 4, FT_MKIND, common, 0, "%s.__kind", what);
-	add_field(ln, part, off + MUTEX_OFF(__list.__next), 8, FT_MLIST, 1, 0, "%s.__list.__next",
+	add_field(part, off + MUTEX_OFF(__owner), 4, FT_OWNER, common, 0, "%s.__owner", what);
+	add_field(part, off + MUTEX_OFF(__kind), 4, FT_MKIND, common, 0, "%s.__kind", what);
+	add_field(part, off + MUTEX_OFF(__list.__next), 8, FT_MLIST, 1, 0, "%s.__list.__next",
 		  what);
 }
 
 /* The fields of the lane's set worth aiming at, from its snapshot. */
-static void list_fields(struct lane *ln)
+static void list_fields(void)
 {
-	const struct m_set *s = (const struct m_set *)ln->e[ln->hdr_entry].data;
-	uint64_t ns = ln->nsems, first_free = M_SLEEPERS, i;
+	const struct m_set *s = (const struct m_set *)lane.e[set.hdr_entry].data;
+	uint64_t ns = set.nsems, first_free = M_SLEEPERS, i;
 	char what[48];
 
 #define H(member, type, common)                                                     \
-	add_field(ln, P_HDR, offsetof(struct m_set, member), sizeof(s->member), type, common, 0, \
+	add_field(P_HDR, offsetof(struct m_set, member), sizeof(s->member), type, common, 0, \
 		  "%s", #member)
-	ln->nf = 0;
-	add_field(ln, P_HDR, 0, 8, FT_WORD, 1, 0, "obj.magic+version+kind");
+	set.nf = 0;
+	add_field(P_HDR, 0, 8, FT_WORD, 1, 0, "obj.magic+version+kind");
 	H(obj.state, FT_OBJSTATE, 1);
 	H(obj.id, FT_WORD, 1);
 	H(obj.key, FT_WORD, 1);
@@ -973,7 +549,7 @@ static void list_fields(struct lane *ln)
 	H(obj.cuid, FT_WORD, 1);
 	H(obj.mode, FT_WORD, 1);
 	H(obj.ctime, FT_COUNT, 1);
-	add_mutex(ln, P_HDR, offsetof(struct m_set, obj.lock), 0, "obj.lock");
+	add_mutex(P_HDR, offsetof(struct m_set, obj.lock), 0, "obj.lock");
 	H(obj.redo.count, FT_RCOUNT, 1);
 	H(obj.redo.e[0].off, FT_ROFF, 1);
 	H(obj.redo.e[0].val, FT_WORD, 1);
@@ -985,7 +561,7 @@ static void list_fields(struct lane *ln)
 	H(queued, FT_COUNT, 0);
 	H(orphan_at, FT_COUNT, 1);
 	H(orphans, FT_COUNT, 0);
-	add_field(ln, P_HDR, offsetof(struct m_set, poll), 8, FT_WORD, 1, 0, "poll+pad");
+	add_field(P_HDR, offsetof(struct m_set, poll), 8, FT_WORD, 1, 0, "poll+pad");
 #undef H
 	/* The slots in use, and the first free one. */
 	for (i = 0; i < M_SLEEPERS; i++) {
@@ -996,10 +572,10 @@ static void list_fields(struct lane *ln)
 		if (w->state == 0)
 			first_free = i;
 #define W(member, type)                                                             \
-	add_field(ln, P_HDR, o + offsetof(struct m_slot, member), 8, type, 0, 0, "w[%d].%s", \
+	add_field(P_HDR, o + offsetof(struct m_slot, member), 8, type, 0, 0, "w[%d].%s", \
 		  (int)i, #member)
 		snprintf(what, sizeof(what), "w[%d].alive", (int)i);
-		add_mutex(ln, P_HDR, o, 0, what);
+		add_mutex(P_HDR, o, 0, what);
 		W(state, FT_STATE);
 		W(list, FT_LIST);
 		W(pos, FT_POS);
@@ -1011,10 +587,10 @@ static void list_fields(struct lane *ln)
 		W(watch, FT_IDX);
 		W(futex, FT_WORD);
 #undef W
-		add_field(ln, P_HDR, o + offsetof(struct m_slot, sops), 8, FT_SOPS, 0, 0,
+		add_field(P_HDR, o + offsetof(struct m_slot, sops), 8, FT_SOPS, 0, 0,
 			  "w[%d].sops[0]", (int)i);
 		if (w->nsops > 1 && w->nsops <= M_SLOT_SOPS)
-			add_field(ln, P_HDR, o + offsetof(struct m_slot, sops) +
+			add_field(P_HDR, o + offsetof(struct m_slot, sops) +
 				  (w->nsops - 1) * sizeof(struct sembuf), 6, FT_SOPS, 0, 0,
 				  "w[%d].sops[%d]", (int)i, (int)w->nsops - 1);
 	}
@@ -1023,39 +599,39 @@ static void list_fields(struct lane *ln)
 		size_t o = i * sizeof(struct m_sem);
 		if (i >= 4 && i != ns - 1)
 			continue;
-		add_field(ln, P_DATA, o + offsetof(struct m_sem, lo), 8, FT_LO, 0, 0, "sem[%d].lo", (int)i);
-		add_field(ln, P_DATA, o + offsetof(struct m_sem, hi), 8, FT_HI, 0, 0, "sem[%d].hi", (int)i);
-		add_field(ln, P_DATA, o + offsetof(struct m_sem, gen), 8, FT_GEN, 0, 0, "sem[%d].gen", (int)i);
-		add_field(ln, P_DATA, o + offsetof(struct m_sem, refs), 8, FT_REFS, 0, 0, "sem[%d].refs", (int)i);
+		add_field(P_DATA, o + offsetof(struct m_sem, lo), 8, FT_LO, 0, 0, "sem[%d].lo", (int)i);
+		add_field(P_DATA, o + offsetof(struct m_sem, hi), 8, FT_HI, 0, 0, "sem[%d].hi", (int)i);
+		add_field(P_DATA, o + offsetof(struct m_sem, gen), 8, FT_GEN, 0, 0, "sem[%d].gen", (int)i);
+		add_field(P_DATA, o + offsetof(struct m_sem, refs), 8, FT_REFS, 0, 0, "sem[%d].refs", (int)i);
 	}
 	/* The journal. */
 	size_t jo = m_joff(ns);
-	add_field(ln, P_DATA, jo, 8, FT_JCOUNT, 0, 0, "journal.count");
-	add_field(ln, P_DATA, jo + 8, 8, FT_JCAP, 0, 0, "journal.cap");
-	if (ln->jcount && ln->jcount <= m_jcap(ns)) {
-		uint64_t idx[3] = { 0, ln->jcount / 2, ln->jcount - 1 };
+	add_field(P_DATA, jo, 8, FT_JCOUNT, 0, 0, "journal.count");
+	add_field(P_DATA, jo + 8, 8, FT_JCAP, 0, 0, "journal.cap");
+	if (set.jcount && set.jcount <= m_jcap(ns)) {
+		uint64_t idx[3] = { 0, set.jcount / 2, set.jcount - 1 };
 		for (int k = 0; k < 3; k++) {
 			if (k && idx[k] == idx[k - 1])
 				continue;
-			add_field(ln, P_DATA, jo + 16 + idx[k] * 16, 8, FT_JOFF, 0, 0,
+			add_field(P_DATA, jo + 16 + idx[k] * 16, 8, FT_JOFF, 0, 0,
 				  "journal.e[%d].off", (int)idx[k]);
-			add_field(ln, P_DATA, jo + 24 + idx[k] * 16, 8, FT_WORD, 0, 0,
+			add_field(P_DATA, jo + 24 + idx[k] * 16, 8, FT_WORD, 0, 0,
 				  "journal.e[%d].old", (int)idx[k]);
 		}
 	}
 	/* The undo records in use, and the first free one. */
-	uint64_t ufree = ln->nundo;
-	for (i = 0; i < ln->nundo; i++) {
+	uint64_t ufree = set.nundo;
+	for (i = 0; i < set.nundo; i++) {
 		size_t o = m_uoff(ns) + i * m_usize(ns);
-		uint64_t state = snap_word(ln, P_DATA, o + offsetof(struct m_undo, state), 8), k, nz = 0;
-		if (state == 0 && ufree < ln->nundo)
+		uint64_t state = snap_word(P_DATA, o + offsetof(struct m_undo, state), 8), k, nz = 0;
+		if (state == 0 && ufree < set.nundo)
 			continue;
 		if (state == 0)
 			ufree = i;
 		snprintf(what, sizeof(what), "undo[%d].alive", (int)i);
-		add_mutex(ln, P_DATA, o, 0, what);
+		add_mutex(P_DATA, o, 0, what);
 #define U(member, type)                                                               \
-	add_field(ln, P_DATA, o + offsetof(struct m_undo, member), 8, type, 0, 0, "undo[%d].%s", \
+	add_field(P_DATA, o + offsetof(struct m_undo, member), 8, type, 0, 0, "undo[%d].%s", \
 		  (int)i, #member)
 		U(state, FT_STATE);
 		U(pid, FT_PID);
@@ -1063,7 +639,7 @@ static void list_fields(struct lane *ln)
 		U(since, FT_COUNT);
 #undef U
 		for (k = 0; k < ns; k++)
-			if (snap_word(ln, P_DATA, o + sizeof(struct m_undo) + k * 8, 8) & 0xffffffff) {
+			if (snap_word(P_DATA, o + sizeof(struct m_undo) + k * 8, 8) & 0xffffffff) {
 				nz = k;
 				break;
 			}
@@ -1071,9 +647,9 @@ static void list_fields(struct lane *ln)
 		for (int j = 0; j < 2; j++) {
 			if (j && ks[j] == ks[0])
 				continue;
-			uint64_t gen = snap_word(ln, P_DATA, ks[j] * sizeof(struct m_sem) +
+			uint64_t gen = snap_word(P_DATA, ks[j] * sizeof(struct m_sem) +
 						 offsetof(struct m_sem, gen), 8) & 0xffffffff;
-			add_field(ln, P_DATA, o + sizeof(struct m_undo) + ks[j] * 8, 8, FT_ADJ, 0, gen,
+			add_field(P_DATA, o + sizeof(struct m_undo) + ks[j] * 8, 8, FT_ADJ, 0, gen,
 				  "undo[%d].adj[%d]", (int)i, (int)ks[j]);
 		}
 	}
@@ -1084,27 +660,27 @@ static void list_fields(struct lane *ln)
  * fields shared out among the lanes), then the geometries.
  */
 #define NGEOMETRY 7
-static void list_sweep(struct lane *ln)
+static void list_sweep(void)
 {
 	uint64_t v[16];
 	int common = 0;
 
-	ln->nsw = 0;
-	for (int i = 0; i < ln->nf; i++) {
-		const struct field *f = &ln->f[i];
-		if (f->common && common++ % NLANES != ln->no % NLANES)
+	set.nsw = 0;
+	for (int i = 0; i < set.nf; i++) {
+		const struct field *f = &set.f[i];
+		if (f->common && common++ % NLANES != lane.no % NLANES)
 			continue;
-		int n = field_values(ln, f, v);
+		int n = field_values(f, v);
 		if (n > sweep_n[f->type])
 			n = sweep_n[f->type];
-		for (int k = 0; k < n && ln->nsw < MAX_SWEEP; k++) {
-			ln->sw_field[ln->nsw] = i;
-			ln->sw_val[ln->nsw++] = (uint8_t)k;
+		for (int k = 0; k < n && set.nsw < MAX_SWEEP; k++) {
+			set.sw_field[set.nsw] = i;
+			set.sw_val[set.nsw++] = (uint8_t)k;
 		}
 	}
-	for (int g = 0; g < NGEOMETRY && ln->nsw < MAX_SWEEP; g++) {	/* sweep_geometry() */
-		ln->sw_field[ln->nsw] = -1;
-		ln->sw_val[ln->nsw++] = (uint8_t)g;
+	for (int g = 0; g < NGEOMETRY && set.nsw < MAX_SWEEP; g++) {	/* sweep_geometry() */
+		set.sw_field[set.nsw] = -1;
+		set.sw_val[set.nsw++] = (uint8_t)g;
 	}
 }
 
@@ -1119,11 +695,11 @@ static void set_field(int hfd, int dfd, const struct field *f, uint64_t val)
 static void damage_field(int hfd, int dfd)
 {
 	uint64_t v[16];
-	const struct field *f = &lane.f[rnd_below((uint64_t)lane.nf)];
-	int n = field_values(&lane, f, v);
+	const struct field *f = &set.f[rnd_below((uint64_t)set.nf)];
+	int n = field_values(f, v);
 	uint64_t val = rnd_below(4) ? v[rnd_below((uint64_t)n)]
-				    : edge_value(&lane.e[f->part == P_HDR ? lane.hdr_entry : lane.data_entry],
-						 snap_word(&lane, f->part, f->off, f->width));
+				    : edge_value(&lane.e[f->part == P_HDR ? set.hdr_entry : set.data_entry],
+						 snap_word(f->part, f->off, f->width));
 	set_field(hfd, dfd, f, val);
 }
 
@@ -1154,7 +730,7 @@ static void set_geometry(int hfd, int dfd, uint64_t nns, uint64_t nnu, int zero_
 
 static void damage_geometry(int hfd, int dfd, int grow_only)
 {
-	uint64_t ns = lane.nsems, nu = lane.nundo, nns, nnu, size;
+	uint64_t ns = set.nsems, nu = set.nundo, nns, nnu, size;
 	const uint64_t nsv[] = { 1, ns > 1 ? ns - 1 : 2, ns + 1, 2 * ns, ns + 7, 300 };
 	const uint64_t nuv[] = { 0, 1, nu - 1, nu, nu + 1, 2 * nu, 3 };
 	int tries = 0;
@@ -1165,7 +741,7 @@ static void damage_geometry(int hfd, int dfd, int grow_only)
 		size = m_file_size(nns, nnu);
 		if (++tries > 16)
 			return;
-	} while (grow_only && size - M_HDR < lane.e[lane.data_entry].size);
+	} while (grow_only && size - M_HDR < lane.e[set.data_entry].size);
 	set_geometry(hfd, dfd, nns, nnu, rnd_below(2));
 }
 
@@ -1176,7 +752,7 @@ static void damage_geometry(int hfd, int dfd, int grow_only)
  */
 static void sweep_geometry(int hfd, int dfd, int g)
 {
-	uint64_t ns = lane.nsems, nu = lane.nundo;
+	uint64_t ns = set.nsems, nu = set.nundo;
 	const uint64_t nsv[NGEOMETRY] = { ns, 520, ns, ns, ns + 1, ns > 1 ? ns - 1 : 2, 2 * ns };
 	const uint64_t nuv[NGEOMETRY] = { 0, 0, 1, nu - 1, nu, nu, 2 * nu };
 
@@ -1195,16 +771,13 @@ static void damage_one(int ph, int hfd, int dfd, int nsfd)
 		return;
 	}
 	if (rnd_below(2))
-		damage_inplace(hfd, &lane.e[lane.hdr_entry]);
+		damage_inplace(hfd, &lane.e[set.hdr_entry]);
 	else
-		damage_inplace(dfd, &lane.e[lane.data_entry]);
+		damage_inplace(dfd, &lane.e[set.data_entry]);
 }
 
 /* ---- the calls ---- */
 
-static int phase_now;
-static int fail_code;		/* exit status of the child: 10 + call */
-static double call_t0;
 static unsigned short *io;	/* GETALL/SETALL: room for M_MAX_NSEMS values and a guard */
 #define IO_BYTES (M_MAX_NSEMS * 2 + 4096)
 static timer_t sig_timer;
@@ -1214,57 +787,6 @@ static void on_sig(int sig)
 {
 	(void)sig;
 	got_sig = 1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void begin(void)
-{
-	alarm(CALL_ALARM);
-	errno = 0;
-	call_t0 = now();
-}
-
-/*
- * Records the result r (and errno e) of call c; 'ok' says whether a
- * non-negative result is in range.  Ends the child if the result is wrong
- * (10 + c) or if the call was slow (3).
- */
-static void end(int c, long r, int e, int ok)
-{
-	alarm(0);
-	if (r == -1 && e > 0 && e < NERR) {
-		atomic_fetch_add(&st->err[phase_now][c][e], 1);
-	} else if (r >= 0 && ok) {
-		atomic_fetch_add(&st->ok[phase_now][c], 1);
-	} else {
-		snprintf(st->detail[lane_no], sizeof(st->detail[lane_no]),
-			 "%s returned %ld, errno %d%s", call_name[c], r, e,
-			 r >= 0 ? " (out of range, or wrote past the buffer)" :
-			 r == -1 ? " (no errno)" : "");
-		st->detail_kind[lane_no] = r >= 0 ? 0 : r == -1 ? 1 : 2;
-		fail_code = 10 + c;
-	}
-	if (fail_code)
-		_exit(fail_code);
-	if (now() - call_t0 > 1.0) {
-		snprintf(st->detail[lane_no], sizeof(st->detail[lane_no]), "%s took %.1f s",
-			 call_name[c], now() - call_t0);
-		_exit(3);
-	}
-}
-
-static int guard_ok(const unsigned char *g, size_t from, size_t to)
-{
-	for (size_t i = from; i < to; i++)
-		if (g[i] != 0xa5)
-			return 0;
-	return 1;
 }
 
 /* IPC_STAT, SEM_STAT, SEM_STAT_ANY into a guarded buffer. */
@@ -1424,13 +946,9 @@ static void calls(int id, int slot, key_t key, int nsems, int sync_fd)
 	memset(&ds, 0, sizeof(ds));
 	int stat_ok = ctl_stat(C_STAT, id, IPC_STAT, &ds) == 0;
 	if (sync_fd >= 0) {
-		char ch = 'm';
 		if (rnd_below(2))
 			op1(C_FIRST_UNDO, id, 0, 1, SEM_UNDO, 0);
-		alarm(CALL_ALARM);
-		if (write(sync_fd, &ch, 1) != 1 || read(sync_fd, &ch, 1) != 1)
-			_exit(4);
-		alarm(0);
+		wait_for_damage(sync_fd);
 	}
 	ctl_stat(C_SEM_STAT, slot, SEM_STAT, NULL);
 	ctl_stat(C_SEM_STAT_ANY, slot, SEM_STAT_ANY, NULL);
@@ -1588,39 +1106,10 @@ static unsigned short init_value(const struct scenario *sc, int i)
 	return i < 8 ? sc->init[i] : (unsigned short)(i % 7);
 }
 
-static void lane_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void lane_fail(const char *fmt, ...)
-{
-	int i = atomic_fetch_add(&st->setup_failed, 1);
-	if (i <= NLANES) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(st->setup_msg[i], sizeof(st->setup_msg[i]), fmt, ap);
-		va_end(ap);
-	}
-}
-
-/* Waits for child pid (whose calls have alarms); kills it after 'bound' s. */
-static int wait_child(pid_t pid, int bound)
-{
-	int status = 0;
-	for (long i = 0; i < bound * 1000L; i++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r < 0)
-			return -1;
-		usleep(1000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return status;
-}
-
 /* In a child: create the lane's set with its values, and a second set. */
 static void __attribute__((noreturn)) create_child(void)
 {
-	const struct scenario *sc = lane.sc;
+	const struct scenario *sc = set.sc;
 	unsigned short v[256];
 	struct sembuf b[2] = { OP(1, 1, 0), OP(1, -1, 0) };
 
@@ -1667,10 +1156,10 @@ static void __attribute__((noreturn)) helper_main(const struct step *s, int read
 		uipc_semop(lane.id, b, (size_t)s->nops);
 		ch = 'x';	/* it should sleep until stopped and killed */
 	} else if (s->kind == 'T') {
-		void *res;
-		if (pthread_create(&t, NULL, thread_ops, (void *)s) || pthread_join(t, &res))
+		void *ret;
+		if (pthread_create(&t, NULL, thread_ops, (void *)s) || pthread_join(t, &ret))
 			_exit(1);
-		r = (long)(intptr_t)res;
+		r = (long)(intptr_t)ret;
 	} else {
 		r = uipc_semop(lane.id, b, (size_t)s->nops);
 	}
@@ -1711,7 +1200,7 @@ static int queued_slots(void)
 static int lock_state(uint32_t *lock, uint64_t *jcount)
 {
 	if (read_set(P_HDR, offsetof(struct m_set, obj.lock) + MUTEX_OFF(__lock), lock, 4) ||
-	    read_set(P_DATA, m_joff((uint64_t)lane.sc->nsems), jcount, 8))
+	    read_set(P_DATA, m_joff((uint64_t)set.sc->nsems), jcount, 8))
 		return -1;
 	return 0;
 }
@@ -1721,7 +1210,7 @@ static pid_t spawn_helper(const struct step *s)
 	int rp[2], hp[2];
 	char ch = 0;
 
-	if (lane.nhelpers == MAX_HELPERS || pipe(rp))
+	if (set.nhelpers == MAX_HELPERS || pipe(rp))
 		return -1;
 	if (pipe(hp)) {
 		close(rp[0]);
@@ -1733,9 +1222,9 @@ static pid_t spawn_helper(const struct step *s)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(rp[0]);
 		close(hp[1]);
-		for (int i = 0; i < lane.nhelpers; i++)
-			if (lane.hold[i] >= 0)
-				close(lane.hold[i]);
+		for (int i = 0; i < set.nhelpers; i++)
+			if (set.hold[i] >= 0)
+				close(set.hold[i]);
 		hold_fd = hp[0];
 		helper_main(s, rp[1]);
 	}
@@ -1746,9 +1235,9 @@ static pid_t spawn_helper(const struct step *s)
 		close(hp[1]);
 		return -1;
 	}
-	lane.helper[lane.nhelpers] = pid;
-	lane.hold[lane.nhelpers] = hp[1];
-	lane.hkind[lane.nhelpers++] = s->kind;
+	set.helper[set.nhelpers] = pid;
+	set.hold[set.nhelpers] = hp[1];
+	set.hkind[set.nhelpers++] = s->kind;
 	struct pollfd p = { .fd = rp[0], .events = POLLIN };
 	int pr = poll(&p, 1, CALL_ALARM * 1000);
 	if (pr != 1 || read(rp[0], &ch, 1) != 1 || ch != 'r') {
@@ -1756,7 +1245,7 @@ static pid_t spawn_helper(const struct step *s)
 		close(rp[0]);
 		waitpid(pid, &status, WNOHANG);
 		lane_fail("lane %d (%s): a '%c' helper failed: poll %d, answer '%c', status %#x",
-			  lane.no, lane.sc->name, s->kind, pr, ch ? ch : '-', status);
+			  lane.no, set.sc->name, s->kind, pr, ch ? ch : '-', status);
 		return -1;
 	}
 	close(rp[0]);
@@ -1766,7 +1255,7 @@ static pid_t spawn_helper(const struct step *s)
 /* A process doing operations for ever: SETALL, arrays with SEM_UNDO, SETVAL. */
 static void __attribute__((noreturn)) worker_main(void)
 {
-	int n = lane.sc->nsems;
+	int n = set.sc->nsems;
 	unsigned short v[256];
 	struct sembuf b[12];
 
@@ -1824,7 +1313,7 @@ static int kills;	/* the kills it took to leave the journal non-empty */
 /* Builds the lane's scenario.  0, or -1 (lane_fail called). */
 static int build_scenario(void)
 {
-	const struct scenario *sc = lane.sc;
+	const struct scenario *sc = set.sc;
 	int want_queued = 0;
 
 	for (int i = 0; i < (int)(sizeof(sc->steps) / sizeof(sc->steps[0])); i++) {
@@ -1862,10 +1351,10 @@ static int build_scenario(void)
 		uint32_t lock = 0;
 		uint64_t jcount = 0;
 		int status;
-		for (int i = 0; i < lane.nhelpers; i++)
-			if (lane.hkind[i] == 'S') {
-				kill(lane.helper[i], SIGSTOP);
-				waitpid(lane.helper[i], &status, WUNTRACED);
+		for (int i = 0; i < set.nhelpers; i++)
+			if (set.hkind[i] == 'S') {
+				kill(set.helper[i], SIGSTOP);
+				waitpid(set.helper[i], &status, WUNTRACED);
 			}
 		if (lock_state(&lock, &jcount) == 0 && lock == 0 && jcount == 0 &&
 		    queued_slots() == want_queued)
@@ -1876,33 +1365,33 @@ static int build_scenario(void)
 				  (unsigned long long)jcount);
 			return -1;
 		}
-		for (int i = 0; i < lane.nhelpers; i++)
-			if (lane.hkind[i] == 'S')
-				kill(lane.helper[i], SIGCONT);
+		for (int i = 0; i < set.nhelpers; i++)
+			if (set.hkind[i] == 'S')
+				kill(set.helper[i], SIGCONT);
 		usleep(2000);
 	}
 	/* The 'D' helpers die now: nothing applies their records before the snapshot. */
-	for (int i = 0; i < lane.nhelpers; i++)
-		if (lane.hkind[i] == 'D') {
-			close(lane.hold[i]);
-			lane.hold[i] = -1;
-			if (wait_child(lane.helper[i], CALL_ALARM) != 0) {
+	for (int i = 0; i < set.nhelpers; i++)
+		if (set.hkind[i] == 'D') {
+			close(set.hold[i]);
+			set.hold[i] = -1;
+			if (wait_child(set.helper[i], CALL_ALARM) != 0) {
 				lane_fail("lane %d (%s): a 'D' helper did not exit cleanly", lane.no,
 					  sc->name);
 				return -1;
 			}
-			lane.helper[i] = 0;
+			set.helper[i] = 0;
 		}
 	return 0;
 }
 
 static void end_helpers(void)
 {
-	for (int i = 0; i < lane.nhelpers; i++)
-		if (lane.helper[i] > 0) {
-			kill(lane.helper[i], SIGKILL);
-			waitpid(lane.helper[i], NULL, 0);
-			lane.helper[i] = 0;
+	for (int i = 0; i < set.nhelpers; i++)
+		if (set.helper[i] > 0) {
+			kill(set.helper[i], SIGKILL);
+			waitpid(set.helper[i], NULL, 0);
+			set.helper[i] = 0;
 		}
 }
 
@@ -1980,10 +1469,10 @@ static int pristine_check(int k, const char *when)
 	    !memcmp(&st->probe[lane.no][0], &st->probe[lane.no][k], sizeof(struct probe)))
 		return 0;
 	probe_diff(k, why, sizeof(why));
-	int i = atomic_fetch_add(&st->pristine_bad, 1);
+	int i = atomic_fetch_add(&res->pristine_bad, 1);
 	if (i <= NLANES)
-		snprintf(st->pristine_msg[i], sizeof(st->pristine_msg[i]),
-			 "lane %d (%s), %s: the restored set differs: %s", lane.no, lane.sc->name,
+		snprintf(res->pristine_msg[i], sizeof(res->pristine_msg[i]),
+			 "lane %d (%s), %s: the restored set differs: %s", lane.no, set.sc->name,
 			 when, why);
 	return -1;
 }
@@ -1991,7 +1480,7 @@ static int pristine_check(int k, const char *when)
 /* The layout this test knows is the library's. */
 static int check_layout(char *why, size_t n)
 {
-	const struct entry *h = &lane.e[lane.hdr_entry], *d = &lane.e[lane.data_entry];
+	const struct entry *h = &lane.e[set.hdr_entry], *d = &lane.e[set.data_entry];
 	const struct m_set *s = (const struct m_set *)h->data;
 
 	if (h->size != M_HDR) {
@@ -1999,18 +1488,18 @@ static int check_layout(char *why, size_t n)
 		return -1;
 	}
 	if (s->obj.magic != M_MAGIC || s->obj.version != M_VERSION || s->obj.kind != M_KIND_SEM ||
-	    s->obj.hdr_size != sizeof(struct m_set) || s->nsems != (uint64_t)lane.sc->nsems) {
+	    s->obj.hdr_size != sizeof(struct m_set) || s->nsems != (uint64_t)set.sc->nsems) {
 		snprintf(why, n, "magic %#x version %u kind %u hdr_size %u nsems %llu; expected "
 			 "%#x %u %u %zu %d", s->obj.magic, s->obj.version, s->obj.kind,
 			 s->obj.hdr_size, (unsigned long long)s->nsems, M_MAGIC, M_VERSION,
-			 M_KIND_SEM, sizeof(struct m_set), lane.sc->nsems);
+			 M_KIND_SEM, sizeof(struct m_set), set.sc->nsems);
 		return -1;
 	}
 	if (s->nundo < 4 || s->nundo > M_MAX_UNDO || d->size != m_file_size(s->nsems, s->nundo) - M_HDR ||
-	    snap_word(&lane, P_DATA, m_joff(s->nsems) + 8, 8) != m_jcap(s->nsems)) {
+	    snap_word(P_DATA, m_joff(s->nsems) + 8, 8) != m_jcap(s->nsems)) {
 		snprintf(why, n, "nundo %llu, data file of %zu bytes, journal cap %llu; expected "
 			 "%llu bytes, cap %llu", (unsigned long long)s->nundo, d->size,
-			 (unsigned long long)snap_word(&lane, P_DATA, m_joff(s->nsems) + 8, 8),
+			 (unsigned long long)snap_word(P_DATA, m_joff(s->nsems) + 8, 8),
 			 (unsigned long long)(m_file_size(s->nsems, s->nundo) - M_HDR),
 			 (unsigned long long)m_jcap(s->nsems));
 		return -1;
@@ -2019,28 +1508,14 @@ static int check_layout(char *why, size_t n)
 }
 
 /* Creates the lane's directory and set; snapshots it; finds the files. */
-static int lane_setup(int no, const char *root, const char *sub)
+static int lane_setup(int no, const char *sub)
 {
-	char names[600] = "", want[64], why[300];
-	size_t nl = 0;
+	char names[600], want[64], data[80], why[300];
 
-	lane.no = no;
-	lane_no = no;
-	lane.sc = &scenarios[no];
-	lane.key = KEY_BASE + no;
-	lane.hdr_entry = lane.data_entry = lane.ns_entry = -1;
-	snprintf(lane.dir, sizeof(lane.dir), "%s/%s", root, sub);
-	if (mkdir(lane.dir, 01777) && errno != EEXIST) {
-		lane_fail("mkdir %s: %s", lane.dir, strerror(errno));
+	set.sc = &scenarios[no];
+	set.hdr_entry = set.data_entry = -1;
+	if (lane_dir(no, KEY_BASE + no, sub))
 		return -1;
-	}
-	chmod(lane.dir, 01777);
-	lane.dfd = open(lane.dir, O_RDONLY | O_DIRECTORY);
-	if (lane.dfd < 0) {
-		lane_fail("open %s: %s", lane.dir, strerror(errno));
-		return -1;
-	}
-	setenv("UIPC_ROOT", lane.dir, 1);	/* read by the library in each child */
 	st->setup_id[no] = -1;
 	pid_t pid = fork();
 	if (pid == 0) {
@@ -2060,24 +1535,18 @@ static int lane_setup(int no, const char *root, const char *sub)
 		lane_fail("lane %d: cannot snapshot %s: %s", no, lane.dir, snap_err);
 		return -1;
 	}
+	list_names(names, sizeof(names));
 	snprintf(want, sizeof(want), "sem.%d", lane.id);
+	snprintf(data, sizeof(data), "%s.data", want);
 	for (int i = 0; i < lane.n; i++) {
-		char data[80];
-		snprintf(data, sizeof(data), "%s.data", want);
-		nl += (size_t)snprintf(names + nl, sizeof(names) - nl, " %s%s", lane.e[i].name,
-				       lane.e[i].type == E_LINK ? "@" : lane.e[i].type == E_DIR ? "/" : "");
-		if (nl >= sizeof(names))
-			nl = sizeof(names) - 1;
 		if (lane.e[i].type != E_FILE)
 			continue;
 		if (!strcmp(lane.e[i].name, want))
-			lane.hdr_entry = i;
+			set.hdr_entry = i;
 		if (!strcmp(lane.e[i].name, data))
-			lane.data_entry = i;
-		if (!strcmp(lane.e[i].name, "namespace"))
-			lane.ns_entry = i;
+			set.data_entry = i;
 	}
-	if (lane.hdr_entry < 0 || lane.data_entry < 0) {
+	if (set.hdr_entry < 0 || set.data_entry < 0) {
 		lane_fail("lane %d: set id %d but no regular files %s and %s.data; the root "
 			  "holds:%s", no, lane.id, want, want, names);
 		return -1;
@@ -2087,27 +1556,27 @@ static int lane_setup(int no, const char *root, const char *sub)
 			  "(update its copy of src/sem.c's structures): %s", no, why);
 		return -1;
 	}
-	const struct m_set *s = (const struct m_set *)lane.e[lane.hdr_entry].data;
-	lane.nsems = s->nsems;
-	lane.nundo = s->nundo;
-	lane.jcount = snap_word(&lane, P_DATA, m_joff(lane.nsems), 8);
-	lane.queued = 0;
+	const struct m_set *s = (const struct m_set *)lane.e[set.hdr_entry].data;
+	set.nsems = s->nsems;
+	set.nundo = s->nundo;
+	set.jcount = snap_word(P_DATA, m_joff(set.nsems), 8);
+	set.queued = 0;
 	for (int i = 0; i < M_SLEEPERS; i++)
-		lane.queued += s->w[i].state == 1;
-	lane.records = 0;
-	for (uint64_t i = 0; i < lane.nundo; i++)
-		lane.records += snap_word(&lane, P_DATA, m_uoff(lane.nsems) + i * m_usize(lane.nsems) +
+		set.queued += s->w[i].state == 1;
+	set.records = 0;
+	for (uint64_t i = 0; i < set.nundo; i++)
+		set.records += snap_word(P_DATA, m_uoff(set.nsems) + i * m_usize(set.nsems) +
 					  offsetof(struct m_undo, state), 8) != 0;
-	list_fields(&lane);
-	list_sweep(&lane);
-	st->nsweep[no] = lane.nsw;
+	list_fields();
+	list_sweep();
+	res->nsweep[no] = set.nsw;
 	uint32_t lock = s->obj.lock.__data.__lock;
 	snprintf(st->lane_desc[no], sizeof(st->lane_desc[no]),
 		 "%s: %llu semaphores, %llu sleepers, %llu undo records of %llu, lock %#x, journal "
-		 "%llu%s%.0d; %d fields", lane.sc->name, (unsigned long long)lane.nsems,
-		 (unsigned long long)lane.queued, (unsigned long long)lane.records,
-		 (unsigned long long)lane.nundo, lock, (unsigned long long)lane.jcount,
-		 kills ? " after kills: " : "", kills, lane.nf);
+		 "%llu%s%.0d; %d fields", set.sc->name, (unsigned long long)set.nsems,
+		 (unsigned long long)set.queued, (unsigned long long)set.records,
+		 (unsigned long long)set.nundo, lock, (unsigned long long)set.jcount,
+		 kills ? " after kills: " : "", kills, set.nf);
 	if (no == 0)
 		printf("# names in a root with two sets:%s (@: symlink, /: directory)\n", names);
 	return 0;
@@ -2115,59 +1584,39 @@ static int lane_setup(int no, const char *root, const char *sub)
 
 static void record_outcome(int ph, const char *what_iter, int status, int mapped)
 {
-	const char *what = NULL;
 	char why[200];
+	int i;
 
-	atomic_fetch_add(&st->iters[ph], 1);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		atomic_fetch_add(&st->clean[ph], 1);
+	switch (count_outcome(ph, status, why, sizeof(why))) {
+	case O_CLEAN:
 		return;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {
-		int i = atomic_fetch_add(&st->nslow, 1);
-		atomic_fetch_add(&st->slow[ph], 1);
-		if (i < MAX_SLOW) {
-			snprintf(why, sizeof(why), "%s", st->detail[lane_no]);
+	case O_SLOW:
+		i = atomic_fetch_add(&st->nslow, 1);
+		if (i < MAX_SLOW)
 			snprintf(st->slow_msg[i], sizeof(st->slow_msg[i]), "lane %d, %s %s%s: %.100s; "
-				 "damage:%.300s", lane_no, phase_name[ph], what_iter,
-				 mapped ? " (files mapped)" : "", why, desc);
-		}
+				 "damage:%.300s", lane.no, phase_name[ph], what_iter,
+				 mapped ? " (files mapped)" : "", res->detail[lane.no], desc);
 		return;
-	}
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
-		atomic_fetch_add(&st->hang[ph], 1);
-		what = "hang (a call did not return within the alarm)";
-	} else if (WIFSIGNALED(status)) {
-		atomic_fetch_add(&st->crash[ph], 1);
-		snprintf(why, sizeof(why), "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-		what = why;
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) >= 10 &&
-		   WEXITSTATUS(status) < 10 + NCALLS) {
+	case O_BAD_RESULT: {
 		/* Kept by call and kind of result: the first example of each. */
-		int c = WEXITSTATUS(status) - 10, k = st->detail_kind[lane_no];
-		atomic_fetch_add(&st->bad[ph], 1);
+		int c = WEXITSTATUS(status) - 10, k = res->detail_kind[lane.no];
 		if (k < 0 || k > 2)
 			k = 0;
-		if (atomic_fetch_add(&st->nbad[c][k], 1) == 0) {
-			snprintf(why, sizeof(why), "%s", st->detail[lane_no]);
+		if (atomic_fetch_add(&st->nbad[c][k], 1) == 0)
 			snprintf(st->bad_example[c][k], sizeof(st->bad_example[c][k]),
-				 "lane %d (%s), %s %s%s: %.150s; damage:%.300s", lane_no,
-				 lane.sc->name, phase_name[ph], what_iter,
-				 mapped ? " (files mapped)" : "", why, desc);
-		}
+				 "lane %d (%s), %s %s%s: %.150s; damage:%.300s", lane.no,
+				 set.sc->name, phase_name[ph], what_iter,
+				 mapped ? " (files mapped)" : "", res->detail[lane.no], desc);
 		return;
-	} else {
-		atomic_fetch_add(&st->bad[ph], 1);
-		snprintf(why, sizeof(why), "child status %#x%s", status,
-			 WIFEXITED(status) && WEXITSTATUS(status) == 1 ? " (a sanitizer's report?)" : "");
-		what = why;
 	}
-	int i = atomic_fetch_add(&st->nfail, 1);
+	case O_FAILED:
+		break;
+	}
+	i = atomic_fetch_add(&res->nfail, 1);
 	if (i < MAX_FAILS)
-		snprintf(st->fail[i], sizeof(st->fail[i]), "lane %d (%s), %s %s%s: %s; damage:%.300s",
-			 lane_no, lane.sc->name, phase_name[ph], what_iter,
-			 mapped ? " (files mapped)" : "", what, desc);
+		snprintf(res->fail[i], sizeof(res->fail[i]), "lane %d (%s), %s %s%s: %s; damage:%.300s",
+			 lane.no, set.sc->name, phase_name[ph], what_iter,
+			 mapped ? " (files mapped)" : "", why, desc);
 }
 
 static int open_part(int entry)
@@ -2181,21 +1630,18 @@ static int open_part(int entry)
 /* One iteration: damage the set (or the namespace), run the calls in a child. */
 static void iteration(long iter, int verbose)
 {
-	int ph = (iter % 9 == 8 && lane.ns_entry >= 0) ? PH_NS : PH_SET;
+	int ph = (iter % 9 == 8 && lane.ns_entry >= 0) ? PH_NS : PH_FILES;
 	int sv[2] = { -1, -1 }, hfd, dfd, nsfd = -1;
 	char it[64];
 
 	rs = mix64(base_seed ^ ((uint64_t)iter * 0x2545f4914f6cdd1dull));
-	dlen = 0;
-	desc[0] = 0;
-	if (restore(&lane)) {
-		lane_fail("lane %d: cannot restore its directory: %s", lane.no, strerror(errno));
+	clear_note();
+	if (restore_lane())
 		return;
-	}
 	int mapped = rnd_below(5) == 0;
 	if (mapped && socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 		mapped = 0;
-	if ((hfd = open_part(lane.hdr_entry)) < 0 || (dfd = open_part(lane.data_entry)) < 0 ||
+	if ((hfd = open_part(set.hdr_entry)) < 0 || (dfd = open_part(set.data_entry)) < 0 ||
 	    (ph == PH_NS && (nsfd = open_part(lane.ns_entry)) < 0))
 		_exit(1);
 	int nops = 1 + (int)rnd_below(3);
@@ -2208,13 +1654,13 @@ static void iteration(long iter, int verbose)
 			else if (rnd_below(3) == 0)
 				damage_geometry(hfd, dfd, 0);
 			else if (rnd_below(2))
-				damage_size(dfd, &lane.e[lane.data_entry]);
+				damage_size(dfd, &lane.e[set.data_entry]);
 			else
-				damage_size(hfd, &lane.e[lane.hdr_entry]);
+				damage_size(hfd, &lane.e[set.hdr_entry]);
 		}
 	}
 	uint64_t child_seed = rnd();
-	st->detail[lane_no][0] = 0;
+	res->detail[lane.no][0] = 0;
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -2226,21 +1672,17 @@ static void iteration(long iter, int verbose)
 			close(sv[0]);
 		rs = child_seed;
 		phase_now = ph;
-		calls(lane.id, lane.slot, lane.key, (int)lane.nsems, mapped ? sv[1] : -1);
+		calls(lane.id, lane.slot, lane.key, (int)set.nsems, mapped ? sv[1] : -1);
 		_exit(0);
 	}
 	if (mapped) {
-		char ch;
 		close(sv[1]);
-		/* The child has the files mapped once it says so (or it is gone). */
-		if (read(sv[0], &ch, 1) == 1) {
+		if (child_has_mapped(sv[0])) {
 			for (int i = 0; i < nops; i++)
 				damage_one(ph, hfd, dfd, nsfd);
-			if (ph == PH_SET && rnd_below(8) == 0)
+			if (ph == PH_FILES && rnd_below(8) == 0)
 				damage_geometry(hfd, dfd, 1);
-			ch = 'g';
-			if (write(sv[0], &ch, 1) != 1)
-				note("[child gone]");
+			let_child_go(sv[0]);
 		}
 		close(sv[0]);
 	}
@@ -2264,29 +1706,26 @@ static void sweep_iteration(long j, int verbose)
 	char it[64];
 	int hfd, dfd;
 
-	dlen = 0;
-	desc[0] = 0;
-	if (restore(&lane)) {
-		lane_fail("lane %d: cannot restore its directory: %s", lane.no, strerror(errno));
+	clear_note();
+	if (restore_lane())
 		return;
-	}
-	if ((hfd = open_part(lane.hdr_entry)) < 0 || (dfd = open_part(lane.data_entry)) < 0)
+	if ((hfd = open_part(set.hdr_entry)) < 0 || (dfd = open_part(set.data_entry)) < 0)
 		_exit(1);
-	if (lane.sw_field[j] < 0) {
-		sweep_geometry(hfd, dfd, lane.sw_val[j]);
+	if (set.sw_field[j] < 0) {
+		sweep_geometry(hfd, dfd, set.sw_val[j]);
 	} else {
-		field_values(&lane, &lane.f[lane.sw_field[j]], v);
-		set_field(hfd, dfd, &lane.f[lane.sw_field[j]], v[lane.sw_val[j]]);
+		field_values(&set.f[set.sw_field[j]], v);
+		set_field(hfd, dfd, &set.f[set.sw_field[j]], v[set.sw_val[j]]);
 	}
 	close(hfd);
 	close(dfd);
-	st->detail[lane_no][0] = 0;
+	res->detail[lane.no][0] = 0;
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		rs = mix64(base_seed ^ 0x5eeb ^ (uint64_t)j ^ (uint64_t)lane.no << 32);
 		phase_now = PH_SWEEP;
-		calls(lane.id, lane.slot, lane.key, (int)lane.nsems, -1);
+		calls(lane.id, lane.slot, lane.key, (int)set.nsems, -1);
 		_exit(0);
 	}
 	int status = wait_child(pid, 3 * CALL_ALARM);
@@ -2297,18 +1736,9 @@ static void sweep_iteration(long j, int verbose)
 	atomic_fetch_add(&st->lane_sweep_done[lane.no], 1);
 }
 
-static long total_hangs(void)
-{
-	long n = 0;
-	for (int p = 0; p < NPHASES; p++)
-		n += atomic_load(&st->hang[p]);
-	return n;
-}
+static long only_sweep = -1;	/* the one sweep change to run, or -1 */
 
-#define MAX_HANGS 8	/* then stop: the test failed, keep it short */
-
-static void __attribute__((noreturn)) lane_main(int no, const char *root, long iters, long only,
-						long only_sweep)
+static void lane_main(int no)
 {
 	double t0 = now();
 	char sub[32];
@@ -2316,11 +1746,11 @@ static void __attribute__((noreturn)) lane_main(int no, const char *root, long i
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	rs = mix64(base_seed ^ (uint64_t)no * 0x1234567);
 	snprintf(sub, sizeof(sub), "lane%d", no);
-	if (lane_setup(no, root, sub) || run_probe(0) || restore(&lane) ||
+	if (lane_setup(no, sub) || run_probe(0) || restore(&lane) ||
 	    pristine_check(1, "before damage")) {
-		if (!atomic_load(&st->setup_failed) && !atomic_load(&st->pristine_bad))
+		if (!atomic_load(&res->setup_failed) && !atomic_load(&res->pristine_bad))
 			lane_fail("lane %d (%s): the probe of the set as set up failed", no,
-				  lane.sc->name);
+				  set.sc->name);
 		end_helpers();
 		_exit(1);
 	}
@@ -2333,7 +1763,7 @@ static void __attribute__((noreturn)) lane_main(int no, const char *root, long i
 			iteration(i, only >= 0);
 		}
 	}
-	for (long j = 0; only < 0 && j < lane.nsw && total_hangs() < MAX_HANGS; j++)
+	for (long j = 0; only < 0 && j < set.nsw && total_hangs() < MAX_HANGS; j++)
 		if (only_sweep < 0 || j == only_sweep)
 			sweep_iteration(j, only_sweep >= 0);
 	if (restore(&lane) || pristine_check(2, "after the damage, restored")) {
@@ -2346,106 +1776,6 @@ static void __attribute__((noreturn)) lane_main(int no, const char *root, long i
 }
 
 /* ---- foreign files ---- */
-
-enum fkind {
-	F_EMPTY, F_BYTE, F_RAND64, F_RAND4096, F_RAND1M, F_HEAD, F_COPY, F_DIR, F_FIFO, F_SOCK,
-	F_LN_ZERO, F_LN_NULL, F_LN_REAL, F_LN_LOOP, F_LN_DANGLING,
-	/* key links only */
-	F_KEY_GARBAGE, F_KEY_NEG, F_KEY_MAX, F_KEY_HUGE, F_KEY_LONG, F_KEY_REAL, F_KEY_FOREIGN,
-	F_COUNT
-};
-static const char *const fkind_name[F_COUNT] = {
-	"empty file", "1 byte", "64 random bytes", "4096 random bytes", "1 MiB random bytes",
-	"first 4096 bytes of a set", "copy of another set", "directory", "FIFO", "socket",
-	"symlink to /dev/zero", "symlink to /dev/null", "symlink to another set",
-	"symlink to itself", "dangling symlink",
-	"key link to 'garbage'", "key link to -1", "key link to INT_MAX",
-	"key link to 99999999999999999999", "key link to 200 digits",
-	"key link to a set with another key", "key link to the foreign slot",
-};
-
-static int make_random_file(int dfd, const char *name, size_t size)
-{
-	int fd = openat(dfd, name, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	unsigned char buf[4096];
-	if (fd < 0)
-		return -1;
-	for (size_t off = 0; off < size; off += sizeof(buf)) {
-		size_t k = size - off < sizeof(buf) ? size - off : sizeof(buf);
-		for (size_t i = 0; i < k; i++)
-			buf[i] = (unsigned char)rnd();
-		if (pwrite(fd, buf, k, (off_t)off) != (ssize_t)k) {
-			close(fd);
-			return -1;
-		}
-	}
-	close(fd);
-	return 0;
-}
-
-/* Puts a foreign thing of kind k at 'name'.  0, or -1 if it cannot be made. */
-static int make_foreign(const char *name, enum fkind k, int fslot)
-{
-	const struct entry *q = &lane.e[lane.hdr_entry];
-	char target[512];
-
-	remove_any(lane.dfd, name);
-	switch (k) {
-	case F_EMPTY: return make_random_file(lane.dfd, name, 0);
-	case F_BYTE: return make_random_file(lane.dfd, name, 1);
-	case F_RAND64: return make_random_file(lane.dfd, name, 64);
-	case F_RAND4096: return make_random_file(lane.dfd, name, 4096);
-	case F_RAND1M: return make_random_file(lane.dfd, name, 1 << 20);
-	case F_HEAD:
-	case F_COPY: {
-		int fd = openat(lane.dfd, name, O_RDWR | O_CREAT | O_TRUNC, 0600);
-		size_t len = k == F_HEAD && q->size > 4096 ? 4096 : q->size;
-		if (fd < 0)
-			return -1;
-		int r = ftruncate(fd, (off_t)len) || pwrite(fd, q->data, len, 0) != (ssize_t)len;
-		close(fd);
-		return r ? -1 : 0;
-	}
-	case F_DIR: return mkdirat(lane.dfd, name, 0700);
-	case F_FIFO: return mkfifoat(lane.dfd, name, 0600);
-	case F_SOCK: {
-		struct sockaddr_un a = { .sun_family = AF_UNIX };
-		if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s", lane.dir, name) >=
-		    sizeof(a.sun_path))
-			return -1;
-		int s = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (s < 0)
-			return -1;
-		int r = bind(s, (struct sockaddr *)&a, sizeof(a));
-		close(s);
-		return r;
-	}
-	case F_LN_ZERO: return symlinkat("/dev/zero", lane.dfd, name);
-	case F_LN_NULL: return symlinkat("/dev/null", lane.dfd, name);
-	case F_LN_REAL: return symlinkat(q->name, lane.dfd, name);
-	case F_LN_LOOP: return symlinkat(name, lane.dfd, name);
-	case F_LN_DANGLING: return symlinkat("no-such-file", lane.dfd, name);
-	case F_KEY_GARBAGE: return symlinkat("garbage", lane.dfd, name);
-	case F_KEY_NEG: return symlinkat("-1", lane.dfd, name);
-	case F_KEY_MAX: return symlinkat("2147483647", lane.dfd, name);
-	case F_KEY_HUGE: return symlinkat("99999999999999999999", lane.dfd, name);
-	case F_KEY_LONG:
-		memset(target, '9', 200);
-		target[200] = 0;
-		return symlinkat(target, lane.dfd, name);
-	case F_KEY_REAL:
-		snprintf(target, sizeof(target), "%d", lane.id);
-		return symlinkat(target, lane.dfd, name);
-	case F_KEY_FOREIGN:
-		snprintf(target, sizeof(target), "%d", fslot);
-		return symlinkat(target, lane.dfd, name);
-	case F_COUNT: break;
-	}
-	return -1;
-}
-
-enum ftarget { T_SLOT, T_SLOTLINK, T_KEY, T_NS };
-static const char *const ftarget_name[] = { "sem.<slot>", "slot link", "key link", "namespace" };
 
 /*
  * In a child: the calls around a foreign thing in slot fslot / key fkey.
@@ -2483,11 +1813,11 @@ static void __attribute__((noreturn)) foreign_child(int fslot, key_t fkey, int o
 	if (!others)
 		_exit(0);
 	/* A foreign name beside them does not disturb the real set ... */
-	char *d = st->detail[lane_no];
-	size_t dsz = sizeof(st->detail[lane_no]);
+	char *d = res->detail[lane.no];
+	size_t dsz = sizeof(res->detail[lane.no]);
 	alarm(CALL_ALARM);
 	if ((r = uipc_semctl(lane.id, 0, IPC_STAT, (union semun){ .buf = &ds })) != 0 ||
-	    ds.sem_nsems != lane.nsems) {
+	    ds.sem_nsems != set.nsems) {
 		snprintf(d, dsz, "IPC_STAT of the real set: %d %s, sem_nsems %lu", r,
 			 r ? strerror(errno) : "", (unsigned long)ds.sem_nsems);
 		_exit(5);
@@ -2497,7 +1827,7 @@ static void __attribute__((noreturn)) foreign_child(int fslot, key_t fkey, int o
 		_exit(5);
 	}
 	if (uipc_semctl(lane.id, 0, GETALL, (union semun){ .array = v }) != 0 ||
-	    v[4] != init_value(lane.sc, 4)) {
+	    v[4] != init_value(set.sc, 4)) {
 		snprintf(d, dsz, "GETALL of the real set: %s, semaphore 4 is %d", strerror(errno),
 			 v[4]);
 		_exit(5);
@@ -2517,82 +1847,15 @@ static void __attribute__((noreturn)) foreign_child(int fslot, key_t fkey, int o
 	_exit(0);
 }
 
-static void __attribute__((noreturn)) foreign_main(const char *root)
+static void foreign_main(void)
 {
-	char name[300], keyname[300] = "", slotname[300] = "", it[400];
-	int n = 0;
-
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	rs = mix64(base_seed ^ 0xf0f0f0f0);
-	if (lane_setup(NLANES, root, "foreign") || run_probe(0)) {
+	if (lane_setup(NLANES, "foreign") || run_probe(0)) {
 		end_helpers();
 		_exit(1);
 	}
-	int fslot = (lane.slot + 7) % 32768;
-	key_t fkey = lane.key + 0x100;
-	/* The key link's name, as the library spells it: the link to our id. */
-	char idtext[32], keyhex[16], slotsuffix[32];
-	snprintf(idtext, sizeof(idtext), "%d", lane.id);
-	snprintf(keyhex, sizeof(keyhex), "%08x", (unsigned)lane.key);
-	snprintf(slotsuffix, sizeof(slotsuffix), ".%d", lane.slot);
-	for (int i = 0; i < lane.n; i++) {
-		const char *nm = lane.e[i].name, *p;
-		size_t l = strlen(nm), sl = strlen(slotsuffix);
-		if (lane.e[i].type != E_LINK || strcmp(lane.e[i].link, idtext))
-			continue;
-		if ((p = strstr(nm, keyhex)))
-			snprintf(keyname, sizeof(keyname), "%.*s%08x%s", (int)(p - nm), nm,
-				 (unsigned)fkey, p + 8);
-		else if (l > sl && !strcmp(nm + l - sl, slotsuffix))
-			snprintf(slotname, sizeof(slotname), "%.*s.%d", (int)(l - sl), nm, fslot);
-	}
-	if (!keyname[0])
-		printf("# no key link found (a symlink to the id named after the key): key "
-		       "link cases skipped\n");
-	if (!slotname[0])
-		printf("# no slot link found (a symlink to the id named after the slot): slot "
-		       "link cases skipped\n");
-	for (int t = T_SLOT; t <= T_NS; t++) {
-		for (int k = 0; k < F_COUNT; k++) {
-			int is_link = t == T_KEY || t == T_SLOTLINK;
-			if (!is_link && k >= F_KEY_GARBAGE)
-				continue;
-			if ((t == T_KEY && !keyname[0]) || (t == T_SLOTLINK && !slotname[0]))
-				continue;
-			if (t == T_SLOT)
-				snprintf(name, sizeof(name), "sem.%d", fslot);
-			else if (t == T_SLOTLINK)
-				snprintf(name, sizeof(name), "%s", slotname);
-			else if (t == T_KEY)
-				snprintf(name, sizeof(name), "%s", keyname);
-			else
-				snprintf(name, sizeof(name), "namespace");
-			if (restore(&lane)) {
-				lane_fail("foreign: cannot restore the directory");
-				_exit(1);
-			}
-			if (make_foreign(name, (enum fkind)k, fslot)) {
-				add_fail(&st->foreign_msg[0][0], MAX_FAILS, &st->foreign_bad,
-					 "cannot make %s as %s: %s", fkind_name[k], name, strerror(errno));
-				continue;
-			}
-			st->detail[lane_no][0] = 0;
-			pid_t pid = fork();
-			if (pid == 0)
-				foreign_child(fslot, fkey, t != T_NS);
-			int status = wait_child(pid, 3 * CALL_ALARM);
-			n++;
-			dlen = 0;
-			note(" %s as %s (%s)", fkind_name[k], name, ftarget_name[t]);
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 5) {
-				add_fail(&st->foreign_msg[0][0], MAX_FAILS, &st->foreign_bad,
-					 "%.120s: %.170s", desc + 1, st->detail[lane_no]);
-				status = 0;
-			}
-			snprintf(it, sizeof(it), "case %d", n);
-			record_outcome(PH_FOREIGN, it, status, 0);
-		}
-	}
+	foreign_cases(&lane.e[set.hdr_entry]);
 	if (restore(&lane) || pristine_check(2, "after the foreign files, restored")) {
 		end_helpers();
 		_exit(1);
@@ -2603,38 +1866,13 @@ static void __attribute__((noreturn)) foreign_main(const char *root)
 
 /* ---- main ---- */
 
-static void report_calls(int ph)
-{
-	for (int c = 0; c < NCALLS; c++) {
-		char line[1024];
-		size_t l = 0;
-		long ok = atomic_load(&st->ok[ph][c]);
-		l += (size_t)snprintf(line + l, sizeof(line) - l, "#   %-34s %6ld ok", call_name[c], ok);
-		for (int e = 1; e < NERR && l < sizeof(line) - 40; e++) {
-			long k = atomic_load(&st->err[ph][c][e]);
-			if (k)
-				l += (size_t)snprintf(line + l, sizeof(line) - l, ", %ld %s", k,
-						      strerrorname_np(e) ? strerrorname_np(e) : "?");
-		}
-		printf("%s\n", line);
-	}
-}
-
 int main(void)
 {
 	const char *env;
-	long iters = DEFAULT_ITERS, only = -1, only_sweep = -1;
 	int only_lane = -1;
-	char tmp[] = "/dev/shm/uipc-corrupt.XXXXXX";
-	const char *root = getenv("UIPC_ROOT");
-	int own_root = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	base_seed = 0x5e3a;
-	if ((env = getenv("UIPC_CORRUPT_SEED")) && *env)
-		base_seed = strtoull(env, NULL, 0);
-	if ((env = getenv("UIPC_CORRUPT_ITERS")) && *env)
-		iters = strtol(env, NULL, 0);
+	read_settings(0x5e3a, DEFAULT_ITERS);
 	if ((env = getenv("UIPC_CORRUPT_ONLY")) && *env) {
 		if (env[0] == 's') {	/* s<lane>.<j>: a change of a lane's sweep */
 			char *end;
@@ -2659,81 +1897,33 @@ int main(void)
 	}
 	timer_delete(sig_timer);
 	/* Never call the library here: lanes must fork children that have not. */
-	if (!root || !*root) {
-		if (!mkdtemp(tmp)) {
-			perror("mkdtemp");
-			return 77;
-		}
-		root = tmp;
-		own_root = 1;
-	}
-	/*
-	 * The results, between two inaccessible regions: a child whose library
-	 * writes past the end of its mapping (as a bug may) faults there
-	 * instead of scribbling over them.
-	 */
-	size_t stsz = (sizeof(*st) + 4095) & ~(size_t)4095;
-	char *area = mmap(NULL, stsz + 2 * STATS_GUARD, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-			  MAP_NORESERVE, -1, 0);
+	if (make_root())
+		return 77;
+	st = map_results(sizeof(*st));
 	io = mmap(NULL, IO_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		  -1, 0);
-	if (area == MAP_FAILED || io == MAP_FAILED ||
-	    (st = mmap(area + STATS_GUARD, stsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS |
-		       MAP_FIXED, -1, 0)) == MAP_FAILED) {
+	if (!st || io == MAP_FAILED) {
 		perror("mmap");
 		return 77;
 	}
-
-	pid_t lanes[NLANES + 1];
-	int nl = 0;
-	for (int i = 0; i < NLANES; i++) {
-		if (only_lane >= 0 && only_lane != i)
-			continue;
-		pid_t pid = fork();
-		if (pid == 0)
-			lane_main(i, root, iters, only, only_sweep);
-		lanes[nl++] = pid;
-	}
-	if (only_lane < 0) {
-		pid_t pid = fork();
-		if (pid == 0)
-			foreign_main(root);
-		lanes[nl++] = pid;
-	}
-	int lanes_ok = 1;
-	for (int i = 0; i < nl; i++) {
-		int status;
-		waitpid(lanes[i], &status, 0);
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			lanes_ok = 0;
-	}
+	int lanes_ok = run_lanes(only_lane, lane_main, foreign_main);
 
 	t_case("sem_corrupt: set up sets in their states, find sem.<id>, restore them intact");
-	int nsf = atomic_load(&st->setup_failed);
-	for (int i = 0; i < nsf && i <= NLANES; i++)
-		T_FAIL("%s", st->setup_msg[i]);
-	int npb = atomic_load(&st->pristine_bad);
-	for (int i = 0; i < npb && i <= NLANES; i++)
-		T_FAIL("%s", st->pristine_msg[i]);
-	if (!lanes_ok && !nsf && !npb)
-		T_FAIL("a lane failed");
+	check_setup(lanes_ok);
 	for (int i = 0; i <= NLANES; i++)
 		if (st->lane_desc[i][0])
 			printf("# lane %d: %s; %ld iterations, %ld of %ld sweep changes, %.1f s\n", i,
 			       st->lane_desc[i], atomic_load(&st->lane_iters[i]),
-			       atomic_load(&st->lane_sweep_done[i]), i < NLANES ? st->nsweep[i] : 0,
+			       atomic_load(&st->lane_sweep_done[i]), i < NLANES ? res->nsweep[i] : 0,
 			       st->lane_secs[i]);
 	t_done();
 
-	long expect_ns = 0, expect_sweep = 0;
-	for (long i = 0; i < iters; i++)
-		if ((only < 0 || i == only) && i % 9 == 8)
-			expect_ns++;
+	long expect_ns = namespace_iterations(), expect_sweep = 0;
 	for (int i = 0; i < NLANES; i++)
-		expect_sweep += st->nsweep[i];
+		expect_sweep += res->nsweep[i];
 	for (int ph = 0; ph < NPHASES; ph++) {
 		char name[128];
-		long it = atomic_load(&st->iters[ph]);
+		long it = atomic_load(&res->iters[ph]);
 		if (only_lane >= 0 && (ph == PH_FOREIGN || (ph == PH_SWEEP) != (only_sweep >= 0)))
 			continue;
 		if (only_sweep >= 0 && ph == PH_NS)
@@ -2741,33 +1931,17 @@ int main(void)
 		snprintf(name, sizeof(name), "sem_corrupt: %s: every call returns, no signal",
 			 phase_name[ph]);
 		t_case(name);
-		long crash = atomic_load(&st->crash[ph]), hang = atomic_load(&st->hang[ph]),
-		     bad = atomic_load(&st->bad[ph]);
-		if (crash || hang || bad)
-			T_FAIL("%ld iterations: %ld crashed, %ld hung, %ld gave a bad result", it,
-			       crash, hang, bad);
-		if (ph == PH_SET && total_hangs() < MAX_HANGS && lanes_ok)
+		check_phase(ph);
+		if (ph == PH_FILES && total_hangs() < MAX_HANGS && lanes_ok)
 			CHECK_EQ(it, (only >= 0 ? 1 : iters) - expect_ns);
 		if (ph == PH_NS && total_hangs() < MAX_HANGS && lanes_ok)
 			CHECK_EQ(it, expect_ns);
 		if (ph == PH_SWEEP && only < 0 && total_hangs() < MAX_HANGS && lanes_ok)
 			CHECK_EQ(it, only_sweep >= 0 ? 1 : expect_sweep);
-		if (ph == PH_FOREIGN) {
-			int nf = atomic_load(&st->foreign_bad);
-			for (int i = 0; i < nf && i < MAX_FAILS; i++)
-				T_FAIL("%s", st->foreign_msg[i]);
-			CHECK(it > 0);
-		}
-		printf("# %s: %ld iterations, %ld with every call returning quickly, %ld ended "
-		       "early by a slow call (over 1 s), %ld crashed, %ld hung, %ld bad\n",
-		       phase_name[ph], it, atomic_load(&st->clean[ph]), atomic_load(&st->slow[ph]),
-		       crash, hang, bad);
-		report_calls(ph);
+		print_phase(ph);
 		t_done();
 	}
-	int nf = atomic_load(&st->nfail);
-	for (int i = 0; i < nf && i < MAX_FAILS; i++)
-		fprintf(stderr, "failure: %s\n", st->fail[i]);
+	int nf = print_failures();
 	for (int c = 0; c < NCALLS; c++)
 		for (int k = 0; k < 3; k++)
 			if (atomic_load(&st->nbad[c][k])) {
@@ -2785,11 +1959,6 @@ int main(void)
 			"(or s<lane>.<j> for a sweep change)\n", (unsigned long long)base_seed);
 	if (total_hangs() >= MAX_HANGS)
 		fprintf(stderr, "stopped after %d hangs\n", MAX_HANGS);
-	if (own_root) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", tmp);
-	}
+	remove_own_root();
 	return t_exit();
 }
