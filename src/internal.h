@@ -123,29 +123,6 @@ static inline void txn_set(struct txn *t, uint64_t *p, uint64_t val)
 	t->n++;
 }
 
-/*
- * The critical section this thread is in (sync.c): the object it locked,
- * and whether a sleeper was woken before its first change.  A holder that
- * dies after changing the object, before the wake-ups its change calls for,
- * would leave sleepers asleep until they look again by themselves; so
- * before the first change one sleeper is woken at once (ops->prewake): it
- * comes to the lock, and if the holder dies, the kernel hands it the dead
- * lock and it recovers, waking everyone.
- */
-struct section {
-	struct uipc_obj *o;
-	int kind;			/* the handle's, not the file's word */
-	bool woken;
-};
-extern HIDDEN __thread struct section uipc__section;
-HIDDEN void uipc__prewake(void);
-
-static inline void uipc__before_change(const void *o)
-{
-	if (unlikely(uipc__section.o == o && !uipc__section.woken))
-		uipc__prewake();
-}
-
 HIDDEN void uipc__txn_commit_to(struct redo_log *r, struct txn *t);
 static inline void uipc__txn_commit(struct uipc_obj *o, struct txn *t)
 {
@@ -292,11 +269,6 @@ struct obj_ops {
 	int (*validate)(struct uipc_obj *o, size_t len);
 	/* Wakes every waiter (after a removal or a recovery). */
 	void (*wake_all)(struct uipc_obj *o);
-	/*
-	 * Wakes one sleeper now, if one sleeps (see uipc__before_change), or
-	 * NULL for a kind without sleepers.
-	 */
-	void (*prewake)(struct uipc_obj *o);
 	/* Repairs after a lock owner died, once the redo log was replayed. */
 	void (*recover)(struct handle *h);
 	/*

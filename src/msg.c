@@ -166,7 +166,6 @@ static const struct obj_ops msg_ops = {
 	.more_checks = msg_more_checks,
 	.validate = msg_validate,
 	.wake_all = msg__wake_all,
-	.prewake = msg__prewake,
 	.recover = msg_recover,
 	.check = msg__check,
 };
@@ -376,6 +375,8 @@ static long msg_send(struct handle *h, long mtype, const char *text, size_t msgs
 			break;
 		q = hq(h);
 		msg__take_kept(q);
+		if (fits(q, msgsz))
+			msg__prewake(q, true, mtype);
 		mi = fits(q, msgsz) ? msg__enqueue(q, mtype, text, msgsz) : 0;
 		if (mi > 0)
 			count_op(&q->sends);
@@ -448,6 +449,7 @@ static long take(struct handle *h, uint64_t mi, uint64_t prev, void *msgp, size_
 	} else if (!msg__copy_out(q, m, MTEXT(mb), n)) {
 		return -EINVAL;
 	}
+	msg__prewake(q, false, 0);
 	if (!msg__dequeue(h, mi, prev, stamp))
 		return -EINVAL;
 	count_op(&q->receives);

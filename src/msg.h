@@ -210,9 +210,9 @@ HIDDEN void msg__waiter_release(struct msg_queue *q, int i);
 HIDDEN int msg__waiter_sleep(struct msg_queue *q, int slot);
 HIDDEN int msg__poll_queue(struct handle *h, bool receiver);
 HIDDEN void msg__wake_all(struct uipc_obj *o);
-HIDDEN void msg__prewake(struct uipc_obj *o);
 HIDDEN void msg__wake_senders(struct msg_queue *q);
 HIDDEN void msg__hand_off(struct msg_queue *q, uint64_t mi);
+HIDDEN void msg__prewake(struct msg_queue *q, bool receiver, int64_t mtype);
 HIDDEN void msg__offer_queued(struct msg_queue *q);
 
 #endif

@@ -36,21 +36,27 @@ void msg__wake_all(struct uipc_obj *o)
 }
 
 /*
- * Wake one waiter now, not once the queue is unlocked (uipc__before_change
- * in internal.h): the oldest registration.  Waiters beyond the slots poll
- * every millisecond by themselves.
+ * Before a change that may serve a waiter: wake it now, the receiver the
+ * message of type mtype would be handed to (receiver), or the oldest
+ * sender (a message is about to leave), so that it comes to the lock.  The
+ * wake-ups this holder decides are made after it unlocks; were it to die
+ * before, the kernel would hand that waiter the dead lock, and its recovery
+ * would serve everyone.
  */
-void msg__prewake(struct uipc_obj *o)
+void msg__prewake(struct msg_queue *q, bool receiver, int64_t mtype)
 {
-	struct msg_queue *q = (struct msg_queue *)o;
-	int i, best = -1;
+	uint64_t *mask = receiver ? q->recv_mask : q->send_mask, bits;
+	int i, word, best = -1;
 
-	if (!any_waiter(q->recv_mask) && !any_waiter(q->send_mask))
+	if (!any_waiter(mask))
 		return;
-	for (i = 0; i < MSG_WAITERS; i++)
-		if (q->w[i].state != W_FREE &&
-		    (best < 0 || q->w[i].ticket < q->w[best].ticket))
+	for_each_slot(mask, i, bits, word) {
+		struct msg_waiter *w = &q->w[i];
+		if (w->state == (receiver ? W_RECV : W_SEND) && (!receiver || w->result == 0) &&
+		    (!receiver || msg__testmsg(mtype, w->type, w->mode)) &&
+		    (best < 0 || w->ticket < q->w[best].ticket))
 			best = i;
+	}
 	if (best >= 0) {
 		atomic_store(&q->w[best].futex, 1);
 		if (atomic_load(&q->w[best].sleeping))

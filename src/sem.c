@@ -920,7 +920,6 @@ static const struct obj_ops sem_ops = {
 	.more_checks = sem_more_checks,
 	.validate = sem_validate,
 	.wake_all = sem__wake_all,
-	.prewake = sem__prewake,
 	.recover = sem_recover,
 	.check = sem_check,
 };

@@ -182,7 +182,6 @@ static inline void jset(struct sem_set *s, uint64_t *p, uint64_t v)
 
 	if (*p == v)
 		return;
-	uipc__before_change(s);
 	if (n < journal_cap(s->nsems)) {	/* not j->cap: the file may lie */
 		FAULT_STEP();
 		j->e[n].off = (uint64_t)((char *)p - (char *)s);
@@ -250,7 +249,6 @@ HIDDEN void sem__ref_sleeper(struct sem_set *s, const struct sembuf *sops, uint6
 
 /* ---- sem_undo.c: SEM_UNDO records ---- */
 HIDDEN void sem__reap_undo(struct sem_set *s);
-HIDDEN void sem__prewake(struct uipc_obj *o);
 HIDDEN struct undo_rec *sem__own_undo(struct handle *h, int *err);
 HIDDEN uint64_t sem__pick_watch(struct sem_set *s, struct sem_slot *w, bool *more);
 

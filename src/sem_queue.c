@@ -18,7 +18,7 @@
 
 /*
  * Wake the sleeper in slot i: once the set is unlocked (sync.c), or now
- * (a pre-wake, sem__prewake).
+ * (prewake).
  */
 static void wake_slot_when(struct sem_set *s, int i, bool now)
 {
@@ -46,6 +46,31 @@ static void wake_slot(struct sem_set *s, int i)
 	wake_slot_when(s, i, false);
 }
 
+/*
+ * Before operations sops change the semaphores: wake now the first sleeper
+ * with an operation on one they change, the one the change may serve, so
+ * that it comes to the lock.  The wake-ups this holder decides are made
+ * after it unlocks; were it to die before, the kernel would hand that
+ * sleeper the dead lock, and its recovery would serve everyone.
+ */
+static void prewake(struct sem_set *s, const struct sembuf *sops, uint64_t n)
+{
+	uint64_t i, j, k;
+	struct sem_slot *w;
+
+	for (i = 0; i < MAX_SLEEPERS && s->queued; i++) {
+		w = &s->w[i];
+		if (w->state != S_QUEUED || !sem__slot_sane(s, w))
+			continue;
+		for (k = 0; k < w->nsops; k++)
+			for (j = 0; j < n; j++)
+				if (sops[j].sem_op && sops[j].sem_num == w->sops[k].sem_num) {
+					wake_slot_when(s, (int)i, true);
+					return;
+				}
+	}
+}
+
 void sem__wake_all(struct uipc_obj *o)
 {
 	struct sem_set *s = (struct sem_set *)o;
@@ -56,23 +81,6 @@ void sem__wake_all(struct uipc_obj *o)
 			wake_slot(s, i);
 	atomic_fetch_add(&s->poll, 1);
 	uipc__futex_wake(&s->poll, INT_MAX);
-}
-
-/*
- * Wake one sleeper now, not once the set is unlocked (uipc__before_change
- * in internal.h): the first queued.
- */
-void sem__prewake(struct uipc_obj *o)
-{
-	struct sem_set *s = (struct sem_set *)o;
-	int i;
-
-	for (i = 0; i < MAX_SLEEPERS && s->queued; i++) {
-		if (s->w[i].state == S_QUEUED) {
-			wake_slot_when(s, i, true);
-			return;
-		}
-	}
 }
 
 /* Take slot i off its list (Linux's unlink_queue). */
@@ -248,6 +256,7 @@ int sem__perform(struct sem_set *s, const struct sembuf *sops, uint64_t n,
 		t[i].adj = (int32_t)adj;
 	}
 	/* Apply the last state of each semaphore named (once: see journal). */
+	prewake(s, sops, n);
 	for (i = 0; i < n; i++) {
 		num = sops[i].sem_num;
 		for (k = (int64_t)i + 1; k < (int64_t)n && sops[k].sem_num != num; k++)

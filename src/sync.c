@@ -137,7 +137,6 @@ void uipc__txn_commit_to(struct redo_log *r, struct txn *t)
 {
 	int i;
 
-	uipc__before_change(t->base);
 	for (i = 0; i < t->n; i++) {
 		r->e[i].off = (uint64_t)((char *)t->e[i].p - t->base);
 		r->e[i].val = t->e[i].val;
@@ -252,17 +251,8 @@ int uipc__lock_mutex(struct handle *h, pthread_mutex_t *m)
 	return err == EOWNERDEAD;
 }
 
-__thread struct section uipc__section;
-
-void uipc__prewake(void)
-{
-	struct uipc_obj *o = uipc__section.o;
-	const struct obj_ops *ops = uipc__ops((enum uipc_kind)uipc__section.kind);
-
-	uipc__section.woken = true;
-	if (ops->prewake)
-		ops->prewake(o);
-}
+/* The first wake-up of this critical section was made (see uipc__wake_later). */
+static __thread bool first_wake_made = true;	/* true outside a section */
 
 int uipc__lock(struct handle *h)
 {
@@ -273,7 +263,7 @@ int uipc__lock(struct handle *h)
 		r = 0;
 	}
 	if (r == 0)
-		uipc__section = (struct section){ hobj(h), h->kind, false };
+		first_wake_made = false;
 	return r;
 }
 
@@ -281,6 +271,12 @@ int uipc__lock(struct handle *h)
  * Wake-ups decided under an object lock are made after it is released (as
  * the kernel's wake_q): a sleeper woken earlier would run into the lock
  * still held, and on one CPU it preempts the waker to find just that.
+ *
+ * But the first of a critical section is made at once: were the holder to
+ * die before unlocking, the wake-ups its change called for would be lost,
+ * and their sleepers would sleep on until they look again by themselves.
+ * Woken at once, the first sleeper comes to the lock; if the holder died,
+ * the kernel hands it the dead lock, and its recovery wakes everyone.
  */
 #define WAKES_MAX 32
 static __thread struct {
@@ -291,7 +287,8 @@ static __thread struct {
 
 void uipc__wake_later(_Atomic uint32_t *word, int n)
 {
-	if (wakes.n == WAKES_MAX) {
+	if (!first_wake_made || wakes.n == WAKES_MAX) {
+		first_wake_made = true;
 		uipc__futex_wake(word, n);
 		return;
 	}
@@ -304,7 +301,7 @@ void uipc__unlock(struct handle *h)
 	int i, n = wakes.n;
 
 	FAULT_STEP();
-	uipc__section.o = NULL;
+	first_wake_made = true;
 	pthread_mutex_unlock(&hobj(h)->lock);
 	wakes.n = 0;
 	for (i = 0; i < n; i++)
