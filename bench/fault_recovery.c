@@ -22,9 +22,9 @@
  *  (b) A sleeper: a process sleeps in msgrcv (in a semop P) for the message
  *      (the V) that the holder is making; the holder is killed at its last
  *      step, before it unlocks: its operation is complete, the wake-ups it
- *      makes after unlocking are not (a sleeper woken before the holder's
- *      first change comes to the dead lock: uipc__before_change in
- *      internal.h).  Nobody else touches the object.  t0:
+ *      makes after unlocking are not (the sleeper its change serves was
+ *      woken before the change, and comes to the dead lock: msg__prewake,
+ *      sem_queue.c's prewake).  Nobody else touches the object.  t0:
  *      the victim's timestamp right before its call (the death follows
  *      within microseconds), t1: the sleeper's return.  Runs are capped at
  *      SLEEPER_BUDGET_S seconds per object (at least 3 runs).
