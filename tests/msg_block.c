@@ -33,7 +33,8 @@
  * not among the waiters (the next waiter gets the message or the room); a
  * waiter killed by SIGKILL leaves no trace.
  *
- * "msg_block -v" prints every transcript on stderr.
+ * "msg_block -v" prints every transcript on stderr; "msg_block [-v] NAME"
+ * runs the scenarios whose name contains NAME.
  *
  * Nothing can hang: every poll has a deadline, the runner and every worker
  * have an alarm(), workers die with their runner (PR_SET_PDEATHSIG), the
@@ -44,12 +45,8 @@
 #endif
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -66,10 +63,6 @@
 #define NSLOT 16
 #define MAXTEXT 128
 #define LOGSZ 16384
-#define POLL_SECONDS 10		/* bound on any wait for another process */
-#define POLL_AFTER_FAIL 0.5	/* the same, once a wait has timed out */
-#define RUNNER_ALARM 30		/* bound on one scenario run */
-#define WORKER_ALARM 35
 
 struct ops {
 	const char *name;
@@ -90,19 +83,11 @@ static const struct ops uipc_ops = {
 };
 
 enum { OP_RCV = 1, OP_SND };
-/* How a worker sets up signals before its call. */
-enum {
-	SIGH_NONE,
-	SIGH_SIGNAL,	/* signal(SIGUSR1, h): glibc sets SA_RESTART */
-	SIGH_SIGACTION,	/* sigaction(SIGUSR1) with sa_flags 0 */
-	SIGH_IGNORE,	/* signal(SIGUSR2, SIG_IGN) */
-	SIGH_MASK,	/* handler for SIGUSR1, but SIGUSR1 blocked */
-};
 enum { ST_NEW, ST_CALLING, ST_DONE };
 
 /* One worker: the request (set by the runner), then the result. */
 struct slot {
-	int op, qid, flags, sig;
+	int op, qid, flags, sig;	/* sig: SIGH_* */
 	long type;		/* mtype to send, or msgtyp to receive */
 	size_t size;		/* bytes to send, or receive buffer size */
 	int state;		/* ST_*, accessed with __atomic */
@@ -119,6 +104,7 @@ struct slot {
 /* Shared by the parent, the runner and the workers (MAP_SHARED). */
 struct shared {
 	struct slot slot[NSLOT];
+	int overflow;
 	size_t loglen;
 	char log[LOGSZ];
 };
@@ -128,52 +114,15 @@ struct mbuf {
 	char mtext[MAXTEXT];
 };
 
-/* Runner state. */
-static const struct ops *O;
-static struct shared *SH;
-static pid_t runner_pid;
+#include "block.h"
+
 /*
  * Slots of senders that race (bit i: worker i): which of them sends last is
  * up to the scheduler, so a msg_lspid naming one of them is written "racer".
  */
 static unsigned racers;
-static pid_t kids[64];
-static int nkids;
 static pthread_t threads[NSLOT];
 static int thread_started[NSLOT];
-
-static volatile sig_atomic_t handler_runs;
-
-/*
- * Bound on a poll.  After one wait has timed out the run has failed, and
- * later waits are cut short so that a broken library fails fast.
- */
-static double poll_bound = POLL_SECONDS;
-
-static void timed_out(void)
-{
-	poll_bound = POLL_AFTER_FAIL;
-}
-
-static pid_t my_tid(void)
-{
-	return (pid_t)syscall(SYS_gettid);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void pause_ms(void)
-{
-	struct timespec ts = { 0, 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* The bytes of a message of type t: i-th byte. */
 static char pat(long t, size_t i)
@@ -196,27 +145,6 @@ static int text_ok(const char *p, long t, size_t n)
 }
 
 /* ---- transcript ---- */
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-	size_t room = LOGSZ - SH->loglen;
-	int n;
-
-	if (room < 2)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(SH->log + SH->loglen, room - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > room - 2)
-		n = (int)(room - 2);
-	SH->loglen += (size_t)n;
-	SH->log[SH->loglen++] = '\n';
-	SH->log[SH->loglen] = 0;
-}
 
 /* A pid as a name that is the same in every run. */
 static const char *pidname(pid_t p, char *buf, size_t n)
@@ -375,42 +303,6 @@ static void get_err(int q, size_t bufsz, long msgtyp, int flags, int err)
 
 /* ---- workers ---- */
 
-static void on_sig(int sig)
-{
-	(void)sig;
-	handler_runs++;
-}
-
-static void worker_signals(struct slot *s)
-{
-	struct sigaction sa;
-	sigset_t set;
-
-	switch (s->sig) {
-	case SIGH_SIGNAL:
-	case SIGH_MASK:
-		signal(SIGUSR1, on_sig);
-		if (s->sig == SIGH_MASK) {
-			sigemptyset(&set);
-			sigaddset(&set, SIGUSR1);
-			sigprocmask(SIG_BLOCK, &set, NULL);
-		}
-		break;
-	case SIGH_SIGACTION:
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_sig;
-		sa.sa_flags = 0;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGUSR1, &sa, NULL);
-		break;
-	case SIGH_IGNORE:
-		signal(SIGUSR2, SIG_IGN);
-		break;
-	}
-	if (sigaction(SIGUSR1, NULL, &sa) == 0)
-		s->restart = !!(sa.sa_flags & SA_RESTART);
-}
-
 /* Make the call described by s and store its outcome in s. */
 static void worker_call(struct slot *s)
 {
@@ -460,26 +352,19 @@ static void start_proc(int i, int op, int q, long type, size_t size,
 	pid_t p;
 
 	set_req(i, op, q, type, size, flags, sig);
-	fflush(NULL);
-	p = fork();
+	p = fork_worker();
 	if (p < 0) {
-		T_FAIL("fork: %s", strerror(errno));
 		__atomic_store_n(&s->state, ST_DONE, __ATOMIC_SEQ_CST);
 		s->ret = -2;
 		return;
 	}
 	if (p == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != runner_pid)
-			_exit(99);
-		alarm(WORKER_ALARM);
-		worker_signals(s);
+		worker_signals(s->sig, &s->restart);
 		worker_call(s);
 		_exit(0);
 	}
 	s->pid = s->tid = p;
-	if (nkids < (int)(sizeof(kids) / sizeof(kids[0])))
-		kids[nkids++] = p;
+	record_worker(p);
 	note("w%d: %s q type=%ld size=%zu flags=%#x sig=%d", i,
 	     op == OP_SND ? "snd" : "rcv", type, size, flags, sig);
 }
@@ -527,24 +412,13 @@ static int is_done(int i)
 static int task_state(int i, char *st, char *wchan, size_t wn)
 {
 	struct slot *s = &SH->slot[i];
-	char path[96], buf[512], *p;
+	char path[96], state = proc_task_state(s->pid, s->tid);
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)s->pid,
-		 (int)s->tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (!state)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -1;
-	*st = p[2];
+	*st = state;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", (int)s->pid,
 		 (int)s->tid);
 	wchan[0] = 0;
@@ -591,7 +465,7 @@ static int wait_blocked(int i)
 			note("w%d did not block", i);
 			return -1;
 		}
-		pause_ms();
+		sleep_ms(1);
 	}
 }
 
@@ -613,7 +487,7 @@ static int wait_stopped(int i)
 			note("w%d did not stop", i);
 			return -1;
 		}
-		pause_ms();
+		sleep_ms(1);
 	}
 }
 
@@ -628,7 +502,7 @@ static int wait_done(int i)
 			note("w%d still blocked", i);
 			return -1;
 		}
-		pause_ms();
+		sleep_ms(1);
 	}
 	return 0;
 }
@@ -645,7 +519,7 @@ static int wait_count(const int *idx, int k, int n)
 			c += is_done(idx[j]);
 		if (c >= n || now() > end)
 			break;
-		pause_ms();
+		sleep_ms(1);
 	}
 	if (c < n) {
 		T_FAIL("only %d of %d workers returned, expected %d", c, k, n);
@@ -693,26 +567,11 @@ static void still_waiting(int i)
 static void reap(int i)
 {
 	pid_t p = SH->slot[i].pid;
-	double end = now() + poll_bound;
 	int status;
 
-	for (;;) {
-		pid_t r = waitpid(p, &status, WNOHANG);
-
-		if (r == p || (r < 0 && errno == ECHILD))
-			break;
-		if (now() > end) {
-			T_FAIL("w%d did not exit", i);
-			timed_out();
-			kill(p, SIGKILL);
-			waitpid(p, &status, 0);
-			break;
-		}
-		pause_ms();
-	}
-	for (int k = 0; k < nkids; k++)
-		if (kids[k] == p)
-			kids[k] = 0;
+	if (reap_bounded(p, &status) == 1)
+		T_FAIL("w%d did not exit", i);
+	forget_worker(p);
 }
 
 static void kill_worker(int i)
@@ -739,16 +598,11 @@ static void join_threads(void)
 	}
 }
 
-/* Kill and reap every worker process still around. */
+/* After a scenario: join the threads, kill and reap the workers. */
 static void cleanup(void)
 {
-	for (int k = 0; k < nkids; k++)
-		if (kids[k] > 0)
-			kill(kids[k], SIGKILL);
-	for (int k = 0; k < nkids; k++)
-		if (kids[k] > 0)
-			waitpid(kids[k], NULL, 0);
-	nkids = 0;
+	join_threads();
+	kill_workers();
 }
 
 /* ==== scenarios ==== */
@@ -1621,11 +1475,6 @@ static void sc_killed(void)
 
 /* ==== driver ==== */
 
-struct scenario {
-	const char *name;
-	void (*fn)(void);
-};
-
 static const struct scenario scenarios[] = {
 	{ "wake_on_arrival", sc_wake },
 	{ "receiver_fifo", sc_fifo },
@@ -1644,137 +1493,18 @@ static const struct scenario scenarios[] = {
 	{ "killed_waiters", sc_killed },
 };
 
-static char case_name[128];
-
-/*
- * Run one scenario with one backend in a runner child; its transcript ends
- * up in sh->log.  Returns the runner's wait status, or -1.
- */
-static int run(const struct scenario *sc, const struct ops *ops,
-	       struct shared *sh)
-{
-	double end;
-	int status;
-	pid_t r;
-
-	memset(sh, 0, sizeof(*sh));
-	fflush(NULL);
-	r = fork();
-	if (r < 0) {
-		T_FAIL("fork: %s", strerror(errno));
-		return -1;
-	}
-	if (r == 0) {
-		if (ops->kernel && unshare(CLONE_NEWIPC) != 0)
-			fprintf(stderr, "unshare(CLONE_NEWIPC): %s; kernel "
-				"scenarios use IPC_PRIVATE queues of the "
-				"current namespace\n", strerror(errno));
-		alarm(RUNNER_ALARM);
-		O = ops;
-		SH = sh;
-		runner_pid = getpid();
-		t_case(case_name);
-		sc->fn();
-		join_threads();
-		cleanup();
-		_exit(t_case_failed ? 1 : 0);
-	}
-	end = now() + RUNNER_ALARM + 5;
-	for (;;) {
-		pid_t w = waitpid(r, &status, WNOHANG);
-
-		if (w == r)
-			return status;
-		if (w < 0) {
-			T_FAIL("waitpid: %s", strerror(errno));
-			return -1;
-		}
-		if (now() > end) {
-			T_FAIL("runner overstayed; killing it");
-			kill(r, SIGKILL);
-			waitpid(r, &status, 0);
-			return -1;
-		}
-		pause_ms();
-	}
-}
-
-static void check_status(int status)
-{
-	if (status == -1)
-		return;
-	if (WIFSIGNALED(status))
-		T_FAIL("runner killed by signal %d (%s)", WTERMSIG(status),
-		       strsignal(WTERMSIG(status)));
-	else if (WEXITSTATUS(status) != 0)
-		t_case_failed = 1;	/* the runner printed why */
-}
-
-/* Report the first line where two transcripts differ. */
-static void compare(const char *klog, const char *ulog)
-{
-	int line = 1;
-
-	while (*klog || *ulog) {
-		size_t kn = strcspn(klog, "\n"), un = strcspn(ulog, "\n");
-
-		if (kn != un || memcmp(klog, ulog, kn) != 0) {
-			T_FAIL("transcript differs at line %d:\n  kernel: "
-			       "%.*s\n  uipc:   %.*s", line, (int)kn,
-			       *klog ? klog : "(end)", (int)un,
-			       *ulog ? ulog : "(end)");
-			return;
-		}
-		klog += kn + (klog[kn] == '\n');
-		ulog += un + (ulog[un] == '\n');
-		line++;
-	}
-}
+static const struct block_test test = {
+	scenarios, sizeof(scenarios) / sizeof(scenarios[0]),
+	&kernel_ops, &uipc_ops, "queues",
+	/*
+	 * A known, documented difference (README): uipc cannot tell that a
+	 * waiter is stopped.  Runs with UIPC_BLOCK_ALL=1 or when named.
+	 */
+	"stopped_waiter_skipped", "UIPC_BLOCK_ALL",
+	NULL, cleanup,
+};
 
 int main(int argc, char **argv)
 {
-	struct shared *ksh, *ush;
-	int verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	ksh = mmap(NULL, sizeof(*ksh), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ush = mmap(NULL, sizeof(*ush), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ksh == MAP_FAILED || ush == MAP_FAILED) {
-		perror("mmap");
-		return 1;
-	}
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		const struct scenario *sc = &scenarios[i];
-		int st;
-
-		/*
-		 * A known, documented difference (README): uipc cannot tell that
-		 * a waiter is stopped.  Runs with UIPC_BLOCK_ALL=1.
-		 */
-		if (!strcmp(sc->name, "stopped_waiter_skipped") && !getenv("UIPC_BLOCK_ALL"))
-			continue;
-		snprintf(case_name, sizeof(case_name), "%s [%s]", sc->name,
-			 kernel_ops.name);
-		t_case(case_name);
-		st = run(sc, &kernel_ops, ksh);
-		t_case(case_name);
-		check_status(st);
-		if (verbose)
-			fprintf(stderr, "---- %s\n%s", case_name, ksh->log);
-		t_done();
-
-		snprintf(case_name, sizeof(case_name), "%s [%s]", sc->name,
-			 uipc_ops.name);
-		t_case(case_name);
-		st = run(sc, &uipc_ops, ush);
-		t_case(case_name);
-		check_status(st);
-		if (verbose)
-			fprintf(stderr, "---- %s\n%s", case_name, ush->log);
-		compare(ksh->log, ush->log);
-		t_done();
-	}
-	return t_exit();
+	return run_scenarios(&test, parse_options(argc, argv));
 }

@@ -90,9 +90,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -111,12 +109,6 @@
 #define MAXSOPS 8
 #define MAXSEMS 16
 #define LOGSZ 32768
-#define POLL_SECONDS 10		/* bound on any wait for another process */
-#define POLL_AFTER_FAIL 0.5	/* the same, once a wait has timed out */
-#define SETTLE_SECONDS 2	/* bound on noticing a death */
-#define SETTLE_EXTRA_MS 20	/* look again after the expected state */
-#define RUNNER_ALARM 30		/* bound on one scenario run */
-#define WORKER_ALARM 35
 #define NOTMO (-1LL)		/* semop, not semtimedop */
 #define TMO_BAD_NSEC (-2LL)	/* semtimedop with tv_nsec = 1e9 */
 #define TMO_NEG_SEC (-3LL)	/* semtimedop with tv_sec = -1 */
@@ -144,15 +136,6 @@ static const struct ops kernel_ops = {
 };
 static const struct ops uipc_ops = {
 	"uipc", 0, uipc_semget, uipc_semop, uipc_semtimedop, uipc_semctl,
-};
-
-/* How a worker sets up signals before its calls. */
-enum {
-	SIGH_NONE,
-	SIGH_SIGNAL,	/* signal(SIGUSR1, h): glibc sets SA_RESTART */
-	SIGH_SIGACTION,	/* sigaction(SIGUSR1) with sa_flags 0 */
-	SIGH_IGNORE,	/* signal(SIGUSR2, SIG_IGN) */
-	SIGH_MASK,	/* handler for SIGUSR1, but SIGUSR1 blocked */
 };
 
 /* How a scripted worker ends once told to. */
@@ -184,7 +167,7 @@ struct slot {
 	int semid[2];
 	char spec[MAXSPEC];	/* ops, or a script "ops|ops|..." */
 	long long tmo_ns;
-	int sigmode, end, restart;
+	int sigmode, end, restart;	/* sigmode: SIGH_* */
 	int returned, go, logged, cmd;
 	struct result res[NSTEP];
 };
@@ -197,82 +180,9 @@ struct shared {
 	char log[LOGSZ];
 };
 
-/* Runner state (inherited by the workers it forks). */
-static const struct ops *O;
-static struct shared *SH;
-static pid_t runner_pid;
-static pid_t kids[64];
-static int nkids;
-static struct {
-	int id;
-	char name[8];
-} sets[8];
-static int nsets;
-static double poll_bound = POLL_SECONDS;
-
-/* Worker state. */
-static volatile sig_atomic_t handler_runs;
-
-static void timed_out(void)
-{
-	poll_bound = POLL_AFTER_FAIL;
-}
-
-static pid_t my_tid(void)
-{
-	return (pid_t)syscall(SYS_gettid);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static const char *errname(int e)
-{
-	const char *n = strerrorname_np(e);
-
-	return n ? n : "E?";
-}
+#include "block.h"
 
 /* ---- transcript ---- */
-
-/* Append one line; lock-free, so that a worker killed anywhere blocks no one. */
-static void log_line(const char *line)
-{
-	size_t n = strlen(line);
-	size_t off = __atomic_fetch_add(&SH->loglen, n + 1, __ATOMIC_SEQ_CST);
-
-	if (off + n + 1 >= LOGSZ) {
-		SH->overflow = 1;
-		return;
-	}
-	memcpy(SH->log + off, line, n);
-	SH->log[off + n] = '\n';
-}
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	log_line(line);
-}
 
 /* A pid as a name that is the same in every run. */
 static const char *pidname(pid_t p)
@@ -290,14 +200,6 @@ static const char *pidname(pid_t p)
 		    SH->slot[i].tid == p)
 			return SH->slot[i].name;
 	return "other";
-}
-
-static const char *setname(int id)
-{
-	for (int i = 0; i < nsets; i++)
-		if (sets[i].id == id)
-			return sets[i].name;
-	return "S?";
 }
 
 /* ---- operations ---- */
@@ -350,24 +252,24 @@ static long do_call(int id, const char *spec, long long tmo_ns, char *what,
 		return -1;
 	}
 	if (tmo_ns == NOTMO) {
-		snprintf(what, wn, "semop %s %s", setname(id), spec);
+		snprintf(what, wn, "semop %s %s", id_name(id), spec);
 		errno = 0;
 		return O->op(id, b, (size_t)n);
 	}
 	if (tmo_ns == TMO_BAD_NSEC) {
 		ts.tv_sec = 0;
 		ts.tv_nsec = 1000000000;
-		snprintf(what, wn, "semtimedop %s %s t={0,1e9}", setname(id),
+		snprintf(what, wn, "semtimedop %s %s t={0,1e9}", id_name(id),
 			 spec);
 	} else if (tmo_ns == TMO_NEG_SEC) {
 		ts.tv_sec = -1;
 		ts.tv_nsec = 0;
-		snprintf(what, wn, "semtimedop %s %s t={-1,0}", setname(id),
+		snprintf(what, wn, "semtimedop %s %s t={-1,0}", id_name(id),
 			 spec);
 	} else {
 		ts.tv_sec = (time_t)(tmo_ns / 1000000000);
 		ts.tv_nsec = (long)(tmo_ns % 1000000000);
-		snprintf(what, wn, "semtimedop %s %s t=%lldms", setname(id),
+		snprintf(what, wn, "semtimedop %s %s t=%lldms", id_name(id),
 			 spec, tmo_ns / MS);
 	}
 	errno = 0;
@@ -375,12 +277,6 @@ static long do_call(int id, const char *spec, long long tmo_ns, char *what,
 }
 
 /* ---- workers ---- */
-
-static void on_sig(int sig)
-{
-	(void)sig;
-	handler_runs++;
-}
 
 /* Wait until *p >= v; 0, or -1 after the bound. */
 static int wait_atomic(int *p, int v, double bound)
@@ -451,36 +347,6 @@ static void w_wait_cmd(struct slot *s, int n)
 	wait_atomic(&s->cmd, n, POLL_SECONDS + 5);
 }
 
-static void worker_signals(struct slot *s)
-{
-	struct sigaction sa;
-	sigset_t set;
-
-	switch (s->sigmode) {
-	case SIGH_SIGNAL:
-	case SIGH_MASK:
-		signal(SIGUSR1, on_sig);
-		if (s->sigmode == SIGH_MASK) {
-			sigemptyset(&set);
-			sigaddset(&set, SIGUSR1);
-			sigprocmask(SIG_BLOCK, &set, NULL);
-		}
-		break;
-	case SIGH_SIGACTION:
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = on_sig;
-		sa.sa_flags = 0;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGUSR1, &sa, NULL);
-		break;
-	case SIGH_IGNORE:
-		signal(SIGUSR2, SIG_IGN);
-		break;
-	}
-	if (sigaction(SIGUSR1, NULL, &sa) == 0)
-		s->restart = !!(sa.sa_flags & SA_RESTART);
-}
-
 typedef int (*worker_fn)(struct slot *);
 
 /* Slot i, cleared and named, for a new worker. */
@@ -513,25 +379,17 @@ static void spawn(int i, worker_fn fn, const char *desc)
 	pid_t p;
 
 	note("start %s: %s", s->name, desc);
-	fflush(NULL);
-	p = fork();
-	if (p < 0) {
-		T_FAIL("fork: %s", strerror(errno));
+	p = fork_worker();
+	if (p < 0)
 		return;
-	}
 	if (p == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != runner_pid)
-			_exit(99);
-		alarm(WORKER_ALARM);
 		s->pid = getpid();
 		s->tid = my_tid();
-		worker_signals(s);
+		worker_signals(s->sigmode, &s->restart);
 		_exit(fn(s));
 	}
 	s->pid = s->tid = p;
-	if (nkids < (int)(sizeof(kids) / sizeof(kids[0])))
-		kids[nkids++] = p;
+	record_worker(p);
 }
 
 /* The plain worker: one call. */
@@ -553,10 +411,10 @@ static void start_call(int i, int id, const char *spec, long long tmo,
 	s->sigmode = sigmode;
 	if (tmo == NOTMO)
 		snprintf(desc, sizeof(desc), "semop %s %s sig=%d",
-			 setname(id), spec, sigmode);
+			 id_name(id), spec, sigmode);
 	else
 		snprintf(desc, sizeof(desc), "semtimedop %s %s sig=%d",
-			 setname(id), spec, sigmode);
+			 id_name(id), spec, sigmode);
 	spawn(i, wk_call, desc);
 }
 
@@ -647,7 +505,7 @@ static void start_script(int i, int id, int id2, const char *script, int end)
 	s->semid[1] = id2;
 	s->end = end;
 	snprintf(s->spec, sizeof(s->spec), "%s", script);
-	snprintf(desc, sizeof(desc), "script %s '%s' end=%d", setname(id),
+	snprintf(desc, sizeof(desc), "script %s '%s' end=%d", id_name(id),
 		 script, end);
 	spawn(i, wk_script, desc);
 }
@@ -759,7 +617,7 @@ static int blocked(int i, int id, int num, int cmd, int n)
 		c = semcnt(id, num, cmd);
 		if (c == n) {
 			note("%s blocked (%s %s %d = %d)", SH->slot[i].name,
-			     setname(id), cntname(cmd), num, n);
+			     id_name(id), cntname(cmd), num, n);
 			return 0;
 		}
 		if (returned_unlogged(i)) {
@@ -781,108 +639,27 @@ static int blocked(int i, int id, int num, int cmd, int n)
 	}
 }
 
-/* Scheduler state of slot i's task ('S', 'T', 'Z', ...), or 0. */
-static char task_state(int i)
-{
-	struct slot *s = &SH->slot[i];
-	char path[96], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)s->pid,
-		 (int)s->tid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return 0;
-	return p[2];
-}
-
 /* Wait until the task of slot i is in one of the states (e.g. "Tt"). */
 static void wait_state(int i, const char *states, const char *what)
 {
-	double end = now() + poll_bound;
-	char st = 0;
+	struct slot *s = &SH->slot[i];
 
-	for (;;) {
-		st = task_state(i);
-		if (st && strchr(states, st)) {
-			note("%s %s", SH->slot[i].name, what);
-			return;
-		}
-		if (now() > end) {
-			T_FAIL("%s not seen %s (state %c)", SH->slot[i].name,
-			       what, st ? st : '?');
-			note("%s not %s", SH->slot[i].name, what);
-			timed_out();
-			return;
-		}
-		sleep_ms(1);
-	}
+	wait_task_state(s->name, s->pid, s->tid, states, what);
 }
 
 /* Reap worker process i and write how it ended. */
 static void reap(int i)
 {
 	pid_t p = SH->slot[i].pid;
-	double end = now() + poll_bound;
-	int status = 0;
 
-	for (;;) {
-		pid_t r = waitpid(p, &status, WNOHANG);
-
-		if (r == p)
-			break;
-		if (r < 0) {
-			T_FAIL("waitpid %s: %s", SH->slot[i].name,
-			       strerror(errno));
-			return;
-		}
-		if (now() > end) {
-			T_FAIL("%s did not exit", SH->slot[i].name);
-			note("%s did not exit", SH->slot[i].name);
-			timed_out();
-			kill(p, SIGKILL);
-			waitpid(p, &status, 0);
-			break;
-		}
-		sleep_ms(1);
-	}
-	for (int k = 0; k < nkids; k++)
-		if (kids[k] == p)
-			kids[k] = 0;
-	if (WIFEXITED(status))
-		note("%s exited %d", SH->slot[i].name, WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		note("%s killed by SIG%s", SH->slot[i].name,
-		     sigabbrev_np(WTERMSIG(status)));
-	else
-		note("%s status %#x", SH->slot[i].name, status);
+	if (reap_worker(SH->slot[i].name, p) == 0)
+		forget_worker(p);
 }
 
 static void kill_worker(int i, int sig)
 {
 	kill(SH->slot[i].pid, sig);
 	note("runner: kill %s SIG%s", SH->slot[i].name, sigabbrev_np(sig));
-}
-
-/* Kill and reap every worker process still around. */
-static void cleanup(void)
-{
-	for (int k = 0; k < nkids; k++)
-		if (kids[k] > 0)
-			kill(kids[k], SIGKILL);
-	for (int k = 0; k < nkids; k++)
-		if (kids[k] > 0)
-			waitpid(kids[k], NULL, 0);
-	nkids = 0;
 }
 
 /* ---- runner: semaphore sets ---- */
@@ -895,12 +672,7 @@ static int mkset(int nsems, const char *name)
 		T_FAIL("semget(%d): %s", nsems, strerror(errno));
 		return id;
 	}
-	if (nsets < (int)(sizeof(sets) / sizeof(sets[0]))) {
-		sets[nsets].id = id;
-		snprintf(sets[nsets].name, sizeof(sets[nsets].name), "%s",
-			 name);
-		nsets++;
-	}
+	name_id(id, name);
 	note("runner: semget %s nsems=%d", name, nsems);
 	return id;
 }
@@ -909,9 +681,9 @@ static void rmset(int id)
 {
 	int r = O->ctl(id, 0, IPC_RMID);
 
-	note("runner: IPC_RMID %s -> %d", setname(id), r);
+	note("runner: IPC_RMID %s -> %d", id_name(id), r);
 	if (r != 0)
-		T_FAIL("IPC_RMID %s: %s", setname(id), strerror(errno));
+		T_FAIL("IPC_RMID %s: %s", id_name(id), strerror(errno));
 }
 
 static void rop_t(int id, const char *spec, long long tmo, long ret, int err)
@@ -941,7 +713,7 @@ static void setval(int id, int num, int v)
 	union semun a = { .val = v };
 	int r = O->ctl(id, num, SETVAL, a);
 
-	note("runner: SETVAL %s %d %d -> %d", setname(id), num, v, r);
+	note("runner: SETVAL %s %d %d -> %d", id_name(id), num, v, r);
 	if (r != 0)
 		T_FAIL("SETVAL: %s", strerror(errno));
 }
@@ -963,7 +735,7 @@ static void setall(int id, const char *vals)
 			break;
 	}
 	r = O->ctl(id, 0, SETALL, a);
-	note("runner: SETALL %s %s -> %d", setname(id), vals, r);
+	note("runner: SETALL %s %s -> %d", id_name(id), vals, r);
 	if (r != 0)
 		T_FAIL("SETALL: %s", strerror(errno));
 }
@@ -987,12 +759,12 @@ static void show(int id, const char *label)
 	int n = nsems_of(id);
 
 	if (n < 0 || n > MAXSEMS || O->ctl(id, 0, GETALL, a) != 0) {
-		note("runner: %s %s: error %s", setname(id), label,
+		note("runner: %s %s: error %s", id_name(id), label,
 		     errname(errno));
-		T_FAIL("state of %s: %s", setname(id), strerror(errno));
+		T_FAIL("state of %s: %s", id_name(id), strerror(errno));
 		return;
 	}
-	p += snprintf(p, (size_t)(end - p), "runner: %s %s: val=", setname(id),
+	p += snprintf(p, (size_t)(end - p), "runner: %s %s: val=", id_name(id),
 		      label);
 	for (int i = 0; i < n && p < end; i++)
 		p += snprintf(p, (size_t)(end - p), "%s%u", i ? "," : "",
@@ -1018,15 +790,12 @@ static void show(int id, const char *label)
  */
 static void settle(int id, int num, int cmd, int want, const char *label)
 {
-	double end = now() + SETTLE_SECONDS;
 	int c;
 
-	while ((c = semcnt(id, num, cmd)) != want && now() < end)
-		sleep_ms(1);
-	sleep_ms(SETTLE_EXTRA_MS);
+	settle_until(semcnt(id, num, cmd) == want);
 	c = semcnt(id, num, cmd);
 	if (c != want)
-		T_FAIL("%s %s %d is %d, expected %d (%s)", setname(id),
+		T_FAIL("%s %s %d is %d, expected %d (%s)", id_name(id),
 		       cntname(cmd), num, c, want, label);
 	show(id, label);
 }
@@ -2175,11 +1944,6 @@ static void sc_rmid_undo(void)
 
 /* ==== driver ==== */
 
-struct scenario {
-	const char *name;
-	void (*fn)(void);
-};
-
 static const struct scenario scenarios[] = {
 	{ "wake", sc_wake },
 	{ "fifo_first_fit", sc_fifo },
@@ -2201,149 +1965,20 @@ static const struct scenario scenarios[] = {
 	{ "undo_rmid", sc_rmid_undo },
 };
 
-static char case_name[128];
-
-/*
- * Run one scenario with one backend in a runner child; its transcript ends
- * up in sh->log.  Returns the runner's wait status, or -1.
- */
-static int run(const struct scenario *sc, const struct ops *ops,
-	       struct shared *sh)
-{
-	double end;
-	int status;
-	pid_t r;
-
-	memset(sh, 0, sizeof(*sh));
-	fflush(NULL);
-	r = fork();
-	if (r < 0) {
-		T_FAIL("fork: %s", strerror(errno));
-		return -1;
-	}
-	if (r == 0) {
-		if (ops->kernel && unshare(CLONE_NEWIPC) != 0)
-			fprintf(stderr, "unshare(CLONE_NEWIPC): %s; kernel "
-				"scenarios use IPC_PRIVATE sets of the "
-				"current namespace\n", strerror(errno));
-		alarm(RUNNER_ALARM);
-		O = ops;
-		SH = sh;
-		runner_pid = getpid();
-		t_case(case_name);
-		sc->fn();
-		cleanup();
-		if (SH->overflow)
-			T_FAIL("transcript overflow");
-		_exit(t_case_failed ? 1 : 0);
-	}
-	end = now() + RUNNER_ALARM + 5;
-	for (;;) {
-		pid_t w = waitpid(r, &status, WNOHANG);
-
-		if (w == r)
-			return status;
-		if (w < 0) {
-			T_FAIL("waitpid: %s", strerror(errno));
-			return -1;
-		}
-		if (now() > end) {
-			T_FAIL("runner overstayed; killing it");
-			kill(r, SIGKILL);
-			waitpid(r, &status, 0);
-			return -1;
-		}
-		sleep_ms(1);
-	}
-}
-
-static void check_status(int status)
-{
-	if (status == -1)
-		return;
-	if (WIFSIGNALED(status))
-		T_FAIL("runner killed by signal %d (%s)", WTERMSIG(status),
-		       strsignal(WTERMSIG(status)));
-	else if (WEXITSTATUS(status) != 0)
-		t_case_failed = 1;	/* the runner printed why */
-}
-
-/* Report the first line where two transcripts differ. */
-static void compare(const char *klog, const char *ulog)
-{
-	int line = 1;
-
-	while (*klog || *ulog) {
-		size_t kn = strcspn(klog, "\n"), un = strcspn(ulog, "\n");
-
-		if (kn != un || memcmp(klog, ulog, kn) != 0) {
-			T_FAIL("transcript differs at line %d:\n  kernel: "
-			       "%.*s\n  uipc:   %.*s", line, (int)kn,
-			       *klog ? klog : "(end)", (int)un,
-			       *ulog ? ulog : "(end)");
-			return;
-		}
-		klog += kn + (klog[kn] == '\n');
-		ulog += un + (ulog[un] == '\n');
-		line++;
-	}
-}
+static const struct block_test test = {
+	scenarios, sizeof(scenarios) / sizeof(scenarios[0]),
+	&kernel_ops, &uipc_ops, "sets",
+	/*
+	 * A known difference (README): Linux takes a sleeper that is stopped
+	 * off the waiters and fails its semop with EINTR after SIGCONT;
+	 * uipc's sleeper keeps its place.  Runs with UIPC_BLOCK_ALL=1 or when
+	 * named.
+	 */
+	"stop_cont", "UIPC_BLOCK_ALL",
+	NULL, kill_workers,
+};
 
 int main(int argc, char **argv)
 {
-	struct shared *ksh, *ush;
-	int verbose = 0;
-	const char *only = NULL;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-v") == 0)
-			verbose = 1;
-		else
-			only = argv[i];
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	ksh = mmap(NULL, sizeof(*ksh), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ush = mmap(NULL, sizeof(*ush), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ksh == MAP_FAILED || ush == MAP_FAILED) {
-		perror("mmap");
-		return 1;
-	}
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		const struct scenario *sc = &scenarios[i];
-		int st;
-
-		if (only && !strstr(sc->name, only))
-			continue;
-		/*
-		 * A known difference (README): Linux takes a sleeper that
-		 * is stopped off the waiters and fails its semop with EINTR
-		 * after SIGCONT; uipc's sleeper keeps its place.  Runs with
-		 * UIPC_BLOCK_ALL=1 or when named.
-		 */
-		if (!strcmp(sc->name, "stop_cont") && !getenv("UIPC_BLOCK_ALL") && !only)
-			continue;
-		snprintf(case_name, sizeof(case_name), "%s [%s]", sc->name,
-			 kernel_ops.name);
-		t_case(case_name);
-		st = run(sc, &kernel_ops, ksh);
-		t_case(case_name);
-		check_status(st);
-		if (verbose)
-			fprintf(stderr, "---- %s\n%s", case_name, ksh->log);
-		t_done();
-
-		snprintf(case_name, sizeof(case_name), "%s [%s]", sc->name,
-			 uipc_ops.name);
-		t_case(case_name);
-		st = run(sc, &uipc_ops, ush);
-		t_case(case_name);
-		check_status(st);
-		if (verbose)
-			fprintf(stderr, "---- %s\n%s", case_name, ush->log);
-		compare(ksh->log, ush->log);
-		t_done();
-	}
-	return t_exit();
+	return run_scenarios(&test, parse_options(argc, argv));
 }

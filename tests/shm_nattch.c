@@ -92,7 +92,6 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -106,14 +105,7 @@
 
 #define NSLOT 12		/* workers A..L */
 #define NATT 32			/* attachments per worker */
-#define NSEG 8
 #define LOGSZ 32768
-#define POLL_SECONDS 10		/* bound on any wait for another process */
-#define POLL_AFTER_FAIL 0.5	/* the same, once a wait has timed out */
-#define SETTLE_SECONDS 2	/* bound on noticing a death */
-#define SETTLE_EXTRA_MS 20	/* look again after the expected state */
-#define RUNNER_ALARM 30		/* bound on one scenario run */
-#define WORKER_ALARM 35
 #define GONE (-1)		/* "nattch" of a segment that no longer exists */
 #define FAULT NULL		/* a read expected to fault */
 
@@ -176,26 +168,19 @@ struct shared {
 	char log[LOGSZ];
 };
 
+#include "block.h"
+
 /* Runner state. */
-static const struct ops *O;
-static struct shared *SH;
-static pid_t runner_pid;
 static long PG;
 static key_t seg_key;
 static int cmdp[NSLOT][2], repp[NSLOT][2];
 static int seq;
-static double poll_bound = POLL_SECONDS;
 static time_t tick_ref;
 static struct {
 	char name[8];
 	int used, alive, parent;	/* parent: a slot, or -1: the runner */
 	pid_t pid;
 } W[NSLOT];
-static struct {
-	int id;
-	char name[8];
-} segs[NSEG];
-static int nsegs;
 
 /* Worker state. */
 static int me;
@@ -203,60 +188,7 @@ static char *att[NATT];
 static int natt;
 static sigjmp_buf probe_jmp;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static const char *errname(int e)
-{
-	const char *n = strerrorname_np(e);
-
-	return n ? n : "E?";
-}
-
-static void timed_out(void)
-{
-	poll_bound = POLL_AFTER_FAIL;
-}
-
 /* ---- transcript ---- */
-
-static void log_line(const char *line)
-{
-	size_t n = strlen(line);
-
-	if (SH->loglen + n + 1 >= LOGSZ) {
-		SH->overflow = 1;
-		return;
-	}
-	memcpy(SH->log + SH->loglen, line, n);
-	SH->log[SH->loglen + n] = '\n';
-	SH->loglen += n + 1;
-}
-
-static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	log_line(line);
-}
 
 /* A pid as a name that is the same in every run. */
 static const char *pidname(pid_t p)
@@ -269,14 +201,6 @@ static const char *pidname(pid_t p)
 		if (W[i].used && W[i].pid == p)
 			return W[i].name;
 	return "other";
-}
-
-static const char *segname(int id)
-{
-	for (int i = 0; i < nsegs; i++)
-		if (segs[i].id == id)
-			return segs[i].name;
-	return "S?";
 }
 
 /* ==== workers ==== */
@@ -545,17 +469,10 @@ static void spawn(int i)
 	W[i].parent = -1;
 	W[i].name[0] = (char)('A' + i);
 	note("start %s", W[i].name);
-	fflush(NULL);
-	p = fork();
-	if (p < 0) {
-		T_FAIL("fork: %s", strerror(errno));
+	p = fork_worker();
+	if (p < 0)
 		return;
-	}
 	if (p == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != runner_pid)
-			_exit(99);
-		alarm(WORKER_ALARM);
 		me = i;
 		_exit(serve());
 	}
@@ -656,7 +573,7 @@ static void w_attach(int i, int id, int flags, int want, int err)
 	struct rep r;
 
 	call(i, &q, &r);
-	snprintf(what, sizeof(what), "shmat %s%s", segname(id),
+	snprintf(what, sizeof(what), "shmat %s%s", id_name(id),
 		 flagname(flags));
 	if (r.ret >= 0)
 		note("%s: %s -> #%ld", W[i].name, what, r.ret);
@@ -786,24 +703,13 @@ static void kill_worker(int i, int sig)
 	note("runner: kill %s SIG%s", W[i].name, sigabbrev_np(sig));
 }
 
-static void note_status(int i, int status)
-{
-	if (WIFEXITED(status))
-		note("%s exited %d", W[i].name, WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		note("%s killed by SIG%s", W[i].name,
-		     sigabbrev_np(WTERMSIG(status)));
-	else
-		note("%s status %#x", W[i].name, status);
-}
-
 /*
  * Reap worker i: the runner does if it is the parent (or became it, as
  * subreaper, when the parent died); else its parent worker does, on request.
  */
 static void reap(int i)
 {
-	int status = 0, p = W[i].parent;
+	int p = W[i].parent;
 
 	if (p >= 0) {
 		struct req q = mkreq(OP_REAP, W[i].pid, 0, 0, 0);
@@ -814,31 +720,14 @@ static void reap(int i)
 			note("%s did not reap %s", W[p].name, W[i].name);
 			return;
 		}
-		status = (int)r.val;
+		note_exit(W[i].name, (int)r.val);
 	} else {
-		double end = now() + poll_bound;
-
-		for (;;) {
-			pid_t w = waitpid(W[i].pid, &status, WNOHANG);
-
-			if (w == W[i].pid)
-				break;
-			if (w < 0 || now() > end) {
-				T_FAIL("%s did not exit", W[i].name);
-				note("%s did not exit", W[i].name);
-				timed_out();
-				kill(W[i].pid, SIGKILL);
-				waitpid(W[i].pid, &status, 0);
-				break;
-			}
-			sleep_ms(1);
-		}
+		reap_worker(W[i].name, W[i].pid);
 	}
 	W[i].alive = 0;
 	for (int j = 0; j < NSLOT; j++)
 		if (W[j].used && W[j].parent == i)
 			W[j].parent = -1;	/* reparented to the runner */
-	note_status(i, status);
 }
 
 /* Read /proc/PID/comm of worker i into buf; 0, or -1. */
@@ -918,58 +807,19 @@ static void w_thread_attach(int i, int id, int want)
 	call(i, &q, &r);
 	if (r.ret >= 0)
 		note("%s: a thread: shmat %s -> #%ld, thread exited", W[i].name,
-		     segname(id), r.ret);
+		     id_name(id), r.ret);
 	else
 		note("%s: a thread: shmat %s -> -1 %s", W[i].name,
-		     segname(id), errname(r.err));
+		     id_name(id), errname(r.err));
 	if (r.ret != want)
 		T_FAIL("%s: thread's shmat -> %ld, expected %d", W[i].name,
 		       r.ret, want);
 }
 
-/* Scheduler state of worker i's main thread ('S', 'Z', ...), or 0. */
-static char main_thread_state(int i)
-{
-	char path[96], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)W[i].pid,
-		 (int)W[i].pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return 0;
-	return p[2];
-}
-
+/* Wait until worker i's main thread is in one of the states (e.g. "Z"). */
 static void wait_state(int i, const char *states, const char *what)
 {
-	double end = now() + poll_bound;
-	char st = 0;
-
-	for (;;) {
-		st = main_thread_state(i);
-		if (st && strchr(states, st)) {
-			note("%s %s", W[i].name, what);
-			return;
-		}
-		if (now() > end) {
-			T_FAIL("%s not seen %s (state %c)", W[i].name, what,
-			       st ? st : '?');
-			note("%s not %s", W[i].name, what);
-			timed_out();
-			return;
-		}
-		sleep_ms(1);
-	}
+	wait_task_state(W[i].name, W[i].pid, W[i].pid, states, what);
 }
 
 /* Worker i's main thread exits; a new thread serves its requests. */
@@ -994,8 +844,8 @@ static void cleanup(void)
 			kill(W[i].pid, SIGKILL);
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
-	for (int i = 0; i < nsegs; i++)
-		O->ctl(segs[i].id, IPC_RMID, NULL);
+	for (int i = 0; i < nnamed_ids; i++)
+		O->ctl(named_ids[i].id, IPC_RMID, NULL);
 }
 
 /* ==== runner: segments ==== */
@@ -1012,15 +862,10 @@ static int mkseg(const char *name, size_t size, int keyed)
 		T_FAIL("shmget %s: %s", name, strerror(errno));
 		return id;
 	}
-	for (int i = 0; i < nsegs; i++)
-		if (segs[i].id == id)
-			T_FAIL("%s has the id of %s", name, segs[i].name);
-	if (nsegs < NSEG) {
-		segs[nsegs].id = id;
-		snprintf(segs[nsegs].name, sizeof(segs[nsegs].name), "%s",
-			 name);
-		nsegs++;
-	}
+	for (int i = 0; i < nnamed_ids; i++)
+		if (named_ids[i].id == id)
+			T_FAIL("%s has the id of %s", name, named_ids[i].name);
+	name_id(id, name);
 	return id;
 }
 
@@ -1032,7 +877,7 @@ static void rmid(int id, int want, int err)
 	errno = 0;
 	r.ret = O->ctl(id, IPC_RMID, NULL);
 	r.err = errno;
-	snprintf(what, sizeof(what), "IPC_RMID %s", segname(id));
+	snprintf(what, sizeof(what), "IPC_RMID %s", id_name(id));
 	outcome("runner", what, &r, want, err);
 }
 
@@ -1050,7 +895,7 @@ static void set_mode(int id, int mode)
 		r.ret = O->ctl(id, IPC_SET, &d);
 	}
 	r.err = errno;
-	snprintf(what, sizeof(what), "IPC_SET %s mode=%o", segname(id), mode);
+	snprintf(what, sizeof(what), "IPC_SET %s mode=%o", id_name(id), mode);
 	outcome("runner", what, &r, 0, 0);
 }
 
@@ -1066,9 +911,9 @@ static void get_key(size_t size, int flags, long want, int err)
 	snprintf(what, sizeof(what), "shmget K size=%zu flags=%#o", size,
 		 flags);
 	if (r.ret >= 0 && want >= 0) {
-		note("runner: %s -> %s", what, segname((int)r.ret));
+		note("runner: %s -> %s", what, id_name((int)r.ret));
 		if (r.ret != want)
-			T_FAIL("%s gave %s", what, segname((int)r.ret));
+			T_FAIL("%s gave %s", what, id_name((int)r.ret));
 		return;
 	}
 	outcome("runner", what, &r, want, err);
@@ -1138,12 +983,12 @@ static void show(int id, const char *label)
 	struct shmid_ds d;
 
 	if (O->ctl(id, IPC_STAT, &d) != 0) {
-		note("runner: %s %s: IPC_STAT -> -1 %s", segname(id), label,
+		note("runner: %s %s: IPC_STAT -> -1 %s", id_name(id), label,
 		     errname(errno));
 		return;
 	}
 	note("runner: %s %s: nattch=%lu cpid=%s lpid=%s atime=%s dtime=%s "
-	     "ctime=%s mode=%o key=%s segsz=%zu", segname(id), label,
+	     "ctime=%s mode=%o key=%s segsz=%zu", id_name(id), label,
 	     (unsigned long)d.shm_nattch, pidname(d.shm_cpid),
 	     pidname(d.shm_lpid), tname(d.shm_atime), tname(d.shm_dtime),
 	     tname(d.shm_ctime), (unsigned)d.shm_perm.mode,
@@ -1156,7 +1001,7 @@ static void check(int id, int want, const char *label)
 	int n = nattch_of(id);
 
 	if (n != want)
-		T_FAIL("%s %s: nattch %d, expected %d", segname(id), label, n,
+		T_FAIL("%s %s: nattch %d, expected %d", id_name(id), label, n,
 		       want);
 	show(id, label);
 }
@@ -1167,11 +1012,7 @@ static void check(int id, int want, const char *label)
  */
 static void settle(int id, int want, const char *label)
 {
-	double end = now() + SETTLE_SECONDS;
-
-	while (nattch_of(id) != want && now() < end)
-		sleep_ms(1);
-	sleep_ms(SETTLE_EXTRA_MS);
+	settle_until(nattch_of(id) == want);
 	check(id, want, label);
 }
 
@@ -1649,11 +1490,6 @@ static void sc_times(void)
 
 /* ==== driver ==== */
 
-struct scenario {
-	const char *name;
-	void (*fn)(void);
-};
-
 static const struct scenario scenarios[] = {
 	{ "one_process", sc_one },
 	{ "fork", sc_fork },
@@ -1667,107 +1503,32 @@ static const struct scenario scenarios[] = {
 	{ "times", sc_times },
 };
 
-static char case_name[128];
-
 /*
- * Run one scenario with one backend in a runner child; its transcript ends
- * up in sh->log.  Returns the runner's wait status, or -1.
+ * Before a scenario: the runner adopts orphaned workers, and has every
+ * worker's pipes.
  */
-static int run(const struct scenario *sc, const struct ops *ops,
-	       struct shared *sh)
+static void prepare_runner(void)
 {
-	double end;
-	int status;
-	pid_t r;
-
-	memset(sh, 0, sizeof(*sh));
-	fflush(NULL);
-	r = fork();
-	if (r < 0) {
-		T_FAIL("fork: %s", strerror(errno));
-		return -1;
-	}
-	if (r == 0) {
-		if (ops->kernel && unshare(CLONE_NEWIPC) != 0) {
-			fprintf(stderr, "unshare(CLONE_NEWIPC): %s\n",
-				strerror(errno));
-			_exit(77);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	for (int i = 0; i < NSLOT; i++)
+		if (pipe2(cmdp[i], O_CLOEXEC) != 0 ||
+		    pipe2(repp[i], O_CLOEXEC) != 0) {
+			T_FAIL("pipe: %s", strerror(errno));
+			_exit(1);
 		}
-		alarm(RUNNER_ALARM);
-		prctl(PR_SET_CHILD_SUBREAPER, 1);
-		O = ops;
-		SH = sh;
-		runner_pid = getpid();
-		t_case(case_name);
-		for (int i = 0; i < NSLOT; i++)
-			if (pipe2(cmdp[i], O_CLOEXEC) != 0 ||
-			    pipe2(repp[i], O_CLOEXEC) != 0) {
-				T_FAIL("pipe: %s", strerror(errno));
-				_exit(1);
-			}
-		sc->fn();
-		cleanup();
-		if (SH->overflow)
-			T_FAIL("transcript overflow");
-		_exit(t_case_failed ? 1 : 0);
-	}
-	end = now() + RUNNER_ALARM + 5;
-	for (;;) {
-		pid_t w = waitpid(r, &status, WNOHANG);
-
-		if (w == r)
-			return status;
-		if (w < 0) {
-			T_FAIL("waitpid: %s", strerror(errno));
-			return -1;
-		}
-		if (now() > end) {
-			T_FAIL("runner overstayed; killing it");
-			kill(r, SIGKILL);
-			waitpid(r, &status, 0);
-			return -1;
-		}
-		sleep_ms(1);
-	}
 }
 
-/* 0 (passed), 1 (failed) or 77 (the runner could not run). */
-static int check_status(int status)
-{
-	if (status == -1)
-		return 1;
-	if (WIFSIGNALED(status)) {
-		T_FAIL("runner killed by signal %d (%s)", WTERMSIG(status),
-		       strsignal(WTERMSIG(status)));
-		return 1;
-	}
-	if (WEXITSTATUS(status) == 77)
-		return 77;
-	if (WEXITSTATUS(status) != 0)
-		t_case_failed = 1;	/* the runner printed why */
-	return t_case_failed;
-}
-
-/* Report the first line where two transcripts differ. */
-static void compare(const char *klog, const char *ulog)
-{
-	int line = 1;
-
-	while (*klog || *ulog) {
-		size_t kn = strcspn(klog, "\n"), un = strcspn(ulog, "\n");
-
-		if (kn != un || memcmp(klog, ulog, kn) != 0) {
-			T_FAIL("transcript differs at line %d:\n  kernel: "
-			       "%.*s\n  uipc:   %.*s", line, (int)kn,
-			       *klog ? klog : "(end)", (int)un,
-			       *ulog ? ulog : "(end)");
-			return;
-		}
-		klog += kn + (klog[kn] == '\n');
-		ulog += un + (ulog[un] == '\n');
-		line++;
-	}
-}
+static const struct block_test test = {
+	scenarios, sizeof(scenarios) / sizeof(scenarios[0]),
+	&kernel_ops, &uipc_ops, NULL,
+	/*
+	 * A known difference (README): Linux counts the pieces that mprotect
+	 * splits an attachment into; uipc counts attachments.  Runs with
+	 * UIPC_SHM_ALL=1 or when named.
+	 */
+	"mprotect_nattch", "UIPC_SHM_ALL",
+	prepare_runner, cleanup,
+};
 
 /*
  * fork counts at once: nattch, read by the parent the moment each fork
@@ -1820,65 +1581,13 @@ static int fork_counts_at_once(const struct ops *o)
 
 int main(int argc, char **argv)
 {
-	struct shared *ksh, *ush;
-	int verbose = 0;
-	const char *only = NULL;
+	struct options opt = parse_options(argc, argv);
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-v") == 0)
-			verbose = 1;
-		else
-			only = argv[i];
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	PG = sysconf(_SC_PAGESIZE);
 	seg_key = (key_t)(0x53480000 | (getpid() & 0xffff));
-	ksh = mmap(NULL, sizeof(*ksh), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ush = mmap(NULL, sizeof(*ush), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (ksh == MAP_FAILED || ush == MAP_FAILED) {
-		perror("mmap");
-		return 1;
-	}
-	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		const struct scenario *sc = &scenarios[i];
-		int st;
-
-		if (only && !strstr(sc->name, only))
-			continue;
-		/*
-		 * A known difference (README): Linux counts the pieces that
-		 * mprotect splits an attachment into; uipc counts
-		 * attachments.  Runs with UIPC_SHM_ALL=1 or when named.
-		 */
-		if (!strcmp(sc->name, "mprotect_nattch") && !getenv("UIPC_SHM_ALL") && !only)
-			continue;
-		snprintf(case_name, sizeof(case_name), "%s [%s]", sc->name,
-			 kernel_ops.name);
-		t_case(case_name);
-		st = run(sc, &kernel_ops, ksh);
-		t_case(case_name);
-		if (check_status(st) == 77) {
-			printf("SKIP: no new IPC namespace\n");
-			return 77;
-		}
-		if (verbose)
-			fprintf(stderr, "---- %s\n%s", case_name, ksh->log);
-		t_done();
-
-		snprintf(case_name, sizeof(case_name), "%s [%s]", sc->name,
-			 uipc_ops.name);
-		t_case(case_name);
-		st = run(sc, &uipc_ops, ush);
-		t_case(case_name);
-		check_status(st);
-		if (verbose)
-			fprintf(stderr, "---- %s\n%s", case_name, ush->log);
-		compare(ksh->log, ush->log);
-		t_done();
-	}
-	if (!only || strstr("fork_counts_at_once", only)) {
+	if (run_scenarios(&test, opt) == 77)
+		return 77;
+	if (!opt.only || strstr("fork_counts_at_once", opt.only)) {
 		t_case("fork_counts_at_once [kernel]");
 		CHECK_EQ(fork_counts_at_once(&kernel_ops), 0);
 		t_done();
