@@ -142,6 +142,9 @@ int msg__check(struct handle *h, struct check_log *log)
 		if (!log->repair)
 			return problems;
 	}
+	if (hq(h)->send_dirty && !log->repair)	/* taking the send lock would count */
+		return problems + uipc__check_say(log, "its free blocks are counted again at the "
+						   "next use (a sender died)");
 	if (msg__send_lock(h, true) < 0 || msg__map_all(h) < 0)
 		return -1;
 	q = hq(h);

@@ -889,7 +889,8 @@ static int sem_check(struct handle *h, struct check_log *log)
 		if (m->refs != refs[k] || (refs[k] && !(m->hi & SEM_SLOW)))
 			bad_refs++;
 	}
-	jcommit(s);
+	if (log->repair)
+		jcommit(s);
 	free(refs);
 	if (bad_refs || s->queued != queued || s->complex_count != complex || s->orphans != orphans)
 		problems += uipc__check_say(log, "the references of %d semaphores, or the counts of "
