@@ -375,9 +375,11 @@ static long msg_send(struct handle *h, long mtype, const char *text, size_t msgs
 			break;
 		q = hq(h);
 		msg__take_kept(q);
-		if (fits(q, msgsz))
+		mi = 0;
+		if (fits(q, msgsz)) {
 			msg__prewake(q, true, mtype);
-		mi = fits(q, msgsz) ? msg__enqueue(q, mtype, text, msgsz) : 0;
+			mi = msg__enqueue(q, mtype, text, msgsz);
+		}
 		if (mi > 0)
 			count_op(&q->sends);
 		msg__send_unlock(h);
