@@ -604,6 +604,7 @@ static long semctl_setval(int semid, int semnum, int val)
 	s = hs(h);
 	err = -EIDRM;
 	if (atomic_load(&s->obj.state) == OBJ_LIVE) {
+		sem__prewake(s, &(struct sembuf){ (unsigned short)semnum, 1, 0 }, 1);
 		set_value(s, (uint64_t)semnum, (uint64_t)val);
 		jset(s, &s->obj.ctime, (uint64_t)uipc__now());
 		sem__do_smart_update(s, NULL, 0, 0);
@@ -666,6 +667,7 @@ static long semctl_main(int semid, int semnum, int cmd, void *p)
 		err = 0;
 		break;
 	case SETALL:
+		sem__prewake(s, NULL, 0);
 		for (i = 0; i < nsems; i++)
 			set_value(s, i, io[i]);
 		jset(s, &s->obj.ctime, (uint64_t)uipc__now());

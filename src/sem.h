@@ -249,6 +249,7 @@ HIDDEN void sem__ref_sleeper(struct sem_set *s, const struct sembuf *sops, uint6
 
 /* ---- sem_undo.c: SEM_UNDO records ---- */
 HIDDEN void sem__reap_undo(struct sem_set *s);
+HIDDEN void sem__prewake(struct sem_set *s, const struct sembuf *sops, uint64_t n);
 HIDDEN struct undo_rec *sem__own_undo(struct handle *h, int *err);
 HIDDEN uint64_t sem__pick_watch(struct sem_set *s, struct sem_slot *w, bool *more);
 

@@ -47,13 +47,14 @@ static void wake_slot(struct sem_set *s, int i)
 }
 
 /*
- * Before operations sops change the semaphores: wake now the first sleeper
- * with an operation on one they change, the one the change may serve, so
- * that it comes to the lock.  The wake-ups this holder decides are made
- * after it unlocks; were it to die before, the kernel would hand that
- * sleeper the dead lock, and its recovery would serve everyone.
+ * Before operations sops change the semaphores (sops NULL: before any
+ * change of values, SETALL): wake now the first sleeper with an operation
+ * on one they change, the one the change may serve, so that it comes to
+ * the lock.  The wake-ups this holder decides are made after it unlocks;
+ * were it to die before, the kernel would hand that sleeper the dead lock,
+ * and its recovery would serve everyone.
  */
-static void prewake(struct sem_set *s, const struct sembuf *sops, uint64_t n)
+void sem__prewake(struct sem_set *s, const struct sembuf *sops, uint64_t n)
 {
 	uint64_t i, j, k;
 	struct sem_slot *w;
@@ -62,6 +63,10 @@ static void prewake(struct sem_set *s, const struct sembuf *sops, uint64_t n)
 		w = &s->w[i];
 		if (w->state != S_QUEUED || !sem__slot_sane(s, w))
 			continue;
+		if (!sops) {
+			wake_slot_when(s, (int)i, true);
+			return;
+		}
 		for (k = 0; k < w->nsops; k++)
 			for (j = 0; j < n; j++)
 				if (sops[j].sem_op && sops[j].sem_num == w->sops[k].sem_num) {
@@ -256,7 +261,7 @@ int sem__perform(struct sem_set *s, const struct sembuf *sops, uint64_t n,
 		t[i].adj = (int32_t)adj;
 	}
 	/* Apply the last state of each semaphore named (once: see journal). */
-	prewake(s, sops, n);
+	sem__prewake(s, sops, n);
 	for (i = 0; i < n; i++) {
 		num = sops[i].sem_num;
 		for (k = (int64_t)i + 1; k < (int64_t)n && sops[k].sem_num != num; k++)
