@@ -51,24 +51,21 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "uipc.h"
 #include "t.h"
+#include "crash.h"
 
 #define NQ 3			/* queues */
 #define NSEND 4			/* sender processes at any time */
@@ -82,7 +79,6 @@
 #define MAX_IDS 65535
 #define AVG_KILL_US 35000	/* mean time between two kills */
 #define END_BOUND 10		/* seconds: hang detector of the end phase */
-#define MAX_ERRS 16
 
 enum { IDLE = 0, IN_CALL = 1 };
 
@@ -106,10 +102,9 @@ struct receiver {
 struct shared {
 	_Atomic int stop;
 	_Atomic int next_id;		/* sender ids handed out */
-	_Atomic int nerr;
 	_Atomic unsigned long long received, copied;
 	int qid[NQ];
-	char err[MAX_ERRS][200];
+	struct worker_errors errs;
 	struct receiver recv[NRECV];
 	struct sender snd[];		/* [max_ids] */
 };
@@ -124,14 +119,6 @@ struct rmsg {
 };
 
 /* ---- deterministic messages ---- */
-
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
 
 struct mdesc {
 	int q;
@@ -277,27 +264,6 @@ static const char *verify(const struct rmsg *m, size_t n, size_t bufsz, int trun
 
 /* ---- workers ---- */
 
-static void werr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void werr(const char *fmt, ...)
-{
-	int i = atomic_fetch_add(&sh->nerr, 1);
-	if (i < MAX_ERRS) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(sh->err[i], sizeof(sh->err[i]), fmt, ap);
-		va_end(ap);
-	}
-}
-
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 /* Counts message (s, seq): checks that its sender had started to send it. */
 static void count(uint32_t s, uint32_t seq, const char *who)
 {
@@ -427,20 +393,9 @@ static void __attribute__((noreturn)) receiver_main(int slot)
 /* Waits until pid sleeps (state S): blocked in msgrcv.  0, or -1 after 10 s. */
 static int wait_sleeping(pid_t pid)
 {
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	for (int i = 0; i < 10000; i++) {
-		int fd = open(path, O_RDONLY);
-		if (fd < 0)
-			return -1;
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = 0;
-			char *p = strrchr(buf, ')');
-			if (p && p[1] == ' ' && p[2] == 'S')
-				return 0;
-		}
+		if (proc_state(pid) == 'S')
+			return 0;
 		usleep(1000);
 	}
 	return -1;
@@ -563,11 +518,7 @@ static int spawn_sender(int slot)
 	atomic_store(&sh->snd[s].acked, 0);
 	atomic_store(&sh->snd[s].state, IDLE);
 	atomic_store(&sh->next_id, s + 1);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(1);
-	}
+	pid_t pid = fork_or_exit();
 	if (pid == 0)
 		sender_main((uint32_t)s);
 	spid[slot] = pid;
@@ -578,11 +529,7 @@ static int spawn_sender(int slot)
 static void spawn_receiver(int slot)
 {
 	atomic_store(&sh->recv[slot].state, IDLE);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(1);
-	}
+	pid_t pid = fork_or_exit();
 	if (pid == 0)
 		receiver_main(slot);
 	rpid[slot] = pid;
@@ -619,15 +566,9 @@ static void worker_gone(pid_t pid, int st, int killed)
 				struct receiver *r = &sh->recv[i];
 				nrecv_inflight++;
 				nrecv_inflight_q[atomic_load(&r->q)]++;
-				if (nkc == kc_cap) {
-					kc_cap = kc_cap ? 2 * kc_cap : 256;
-					kc = realloc(kc, (size_t)kc_cap * sizeof(*kc));
-					if (!kc)
-						abort();
-				}
-				kc[nkc++] = (struct kcall){ atomic_load(&r->q), atomic_load(&r->flags),
-							   atomic_load(&r->typ), atomic_load(&r->bufsz),
-							   -1 };
+				struct kcall c = { atomic_load(&r->q), atomic_load(&r->flags),
+						   atomic_load(&r->typ), atomic_load(&r->bufsz), -1 };
+				push((void **)&kc, &nkc, &kc_cap, &c, sizeof(c));
 			}
 		} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 			T_FAIL("receiver %d (pid %d) died: status %#x", i, (int)pid, st);
@@ -699,22 +640,6 @@ static int augment(int i, char *seen)
 	return 0;
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-	static const char msg[] = "FAIL msg_crash: the parent hung in a uipc call\n";
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* The parent takes one message from queue q (helping blocked senders). */
 static void parent_receive(int q)
 {
@@ -772,27 +697,21 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--drain") == 0)
 		return drain_main(argc, argv);
 
-	long target = 300;
-	const char *env = getenv("UIPC_CRASH_KILLS");
-	if (env && *env)
-		target = strtol(env, NULL, 10);
-	if (target < 1)
-		target = 1;
+	long target = kills_from_env("UIPC_CRASH_KILLS");
 	max_ids = 4 * (int)(target + NSEND) + 4096;
 	if (max_ids > MAX_IDS)
 		max_ids = MAX_IDS;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGALRM, on_alarm);
-	alarm((unsigned)(60 + target * AVG_KILL_US / 1000000 * 2));
+	arm_hang_alarm("FAIL msg_crash: the parent hung in a uipc call\n",
+		       (unsigned)(60 + target * AVG_KILL_US / 1000000 * 2));
 
-	size_t shsize = sizeof(struct shared) + (size_t)max_ids * sizeof(struct sender);
-	sh = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	cnt = mmap(NULL, (size_t)max_ids * MAXSEQ, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	sh = shared_map(sizeof(struct shared) + (size_t)max_ids * sizeof(struct sender));
+	cnt = shared_map((size_t)max_ids * MAXSEQ);
 	if (sh == MAP_FAILED || cnt == MAP_FAILED) {
 		perror("mmap");
 		return 77;
 	}
+	worker_errors = &sh->errs;
 
 	t_case("msg_crash: create queues");
 	for (int q = 0; q < NQ; q++) {
@@ -882,40 +801,23 @@ int main(int argc, char **argv)
 	t_done();
 
 	t_case("msg_crash: no worker error");
-	int nerr = atomic_load(&sh->nerr);
-	for (int i = 0; i < nerr && i < MAX_ERRS; i++)
-		T_FAIL("%s", sh->err[i]);
-	if (nerr > MAX_ERRS)
-		T_FAIL("... %d errors in all", nerr);
+	report_worker_errors();
 	t_done();
 
 	/* Drain and check the queues in a new process. */
 	t_case("msg_crash: drain in a new process: msg_qnum, __msg_cbytes, usable, EIDRM");
-	int pfd[2];
-	if (pipe(pfd) != 0) {
+	struct checker_args args = { .n = 0 };
+	pid_t dpid;
+	arg_word(&args, "msg_crash");
+	arg_word(&args, "--drain");
+	arg_int(&args, max_ids);
+	for (int q = 0; q < NQ; q++)
+		arg_int(&args, sh->qid[q]);
+	FILE *f = start_checker(&args, &dpid);
+	if (!f) {
 		perror("pipe");
 		return 1;
 	}
-	pid_t dpid = fork();
-	if (dpid == 0) {
-		char a[NQ + 4][24];
-		char *av[NQ + 4];
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		snprintf(a[0], sizeof(a[0]), "msg_crash");
-		snprintf(a[1], sizeof(a[1]), "--drain");
-		snprintf(a[2], sizeof(a[2]), "%d", max_ids);
-		for (int q = 0; q < NQ; q++)
-			snprintf(a[3 + q], sizeof(a[3 + q]), "%d", sh->qid[q]);
-		for (int i = 0; i < NQ + 3; i++)
-			av[i] = a[i];
-		av[NQ + 3] = NULL;
-		execv("/proc/self/exe", av);
-		_exit(127);
-	}
-	close(pfd[1]);
-	FILE *f = fdopen(pfd[0], "r");
 	char line[512];
 	unsigned long qnum[NQ] = {0}, qbytes[NQ] = {0}, dn[NQ] = {0}, db[NQ] = {0};
 	int got_stat[NQ] = {0}, done[NQ] = {0};
@@ -947,9 +849,8 @@ int main(int argc, char **argv)
 			T_FAIL("drainer: %s", line);
 		}
 	}
-	int st = 0;
-	waitpid(dpid, &st, 0);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	int st = finish_checker(f, dpid);
+	if (st != 0)
 		T_FAIL("drainer died: status %#x", st);
 	for (int q = 0; q < NQ; q++) {
 		if (!got_stat[q] || !done[q]) {
@@ -978,14 +879,8 @@ int main(int argc, char **argv)
 					describe((uint32_t)s, seq, &d);
 					unaccounted_q[d.q]++;
 					unaccounted++;
-					if (nlm == lm_cap) {
-						lm_cap = lm_cap ? 2 * lm_cap : 256;
-						lm = realloc(lm, (size_t)lm_cap * sizeof(*lm));
-						if (!lm)
-							abort();
-					}
-					lm[nlm++] = (struct lostmsg){ d.q, d.type, d.size,
-								     (uint32_t)s, seq };
+					struct lostmsg x = { d.q, d.type, d.size, (uint32_t)s, seq };
+					push((void **)&lm, &nlm, &lm_cap, &x, sizeof(x));
 				}
 				if (c > 1 && dups++ < 10)
 					T_FAIL("message (%d, %u) received %u times", s, seq, c);

@@ -33,37 +33,20 @@
  *     a fast path that skipped the bookkeeping would be caught too).
  */
 #include <errno.h>
-#include <signal.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 
 #include "uipc.h"
 #include "t.h"
-
-#if defined(__x86_64__)
-#define ARCH_NR AUDIT_ARCH_X86_64
-#define SET_SYSCALL_RESULT(uc, v) ((uc)->uc_mcontext.gregs[REG_RAX] = (v))
-#elif defined(__aarch64__)
-#define ARCH_NR AUDIT_ARCH_AARCH64
-#define SET_SYSCALL_RESULT(uc, v) ((uc)->uc_mcontext.regs[0] = (v))
-#endif
+#include "nosyscall.h"
 
 #define ROUNDS 1000
 #define KERNEL_PAIRS 10
-#define MAX_NRS 16
 
 #ifndef ARCH_NR
 int main(void)
@@ -97,11 +80,7 @@ struct fail {
 
 /* Shared between the filtered child and the parent. */
 struct result {
-	volatile int installed;	     /* 1 filter in force, -errno if not */
-	volatile int phase;	     /* which count the handler adds to */
-	volatile long count[4];	     /* SIGSYS per phase */
-	volatile int nrs[MAX_NRS];   /* syscall numbers trapped in phase 3 */
-	volatile int nnrs;
+	struct traps traps;
 	volatile int rounds_done;
 	volatile int warmup_ok;
 	volatile int finished;
@@ -249,48 +228,9 @@ static void report_fail(const char *who, const struct fail *f)
 	       strerror(f->err), f->mtype, f->byte);
 }
 
-static void on_sigsys(int sig, siginfo_t *si, void *ctx)
-{
-	(void)sig;
-	int ph = res->phase;
-
-	res->count[ph]++;
-	if (ph == 3 && res->nnrs < MAX_NRS)
-		res->nrs[res->nnrs++] = si->si_syscall;
-	/*
-	 * The trapped call did not run; its result register still holds the
-	 * syscall number.  Make it fail with ENOSYS instead.
-	 */
-	SET_SYSCALL_RESULT((ucontext_t *)ctx, -ENOSYS);
-}
-
-static int install_filter(void)
-{
-	struct sock_filter prog[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigreturn, 3, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog fprog = { sizeof(prog) / sizeof(prog[0]), prog };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		return -errno;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0)
-		return -errno;
-	return 0;
-}
-
 static void child(int id)
 {
-	struct sigaction sa;
 	struct fail f;
-	sigset_t all;
 
 	/* Warm-up: may open and map the object, notice the fork, etc. */
 	res->warmup_ok = snd(&uipc_ops, id, 1, 64, 99, &f, -1, 1) == 0 &&
@@ -300,28 +240,14 @@ static void child(int id)
 		_exit(0);
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_sigsys;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSYS, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-
-	res->installed = install_filter();
-	if (res->installed != 0)
+	if (start_trapping() != 0)
 		_exit(0);
-	res->installed = 1;
-
-	/* Phase 1, the control: one system call, counted once. */
-	res->phase = 1;
-	(void)getppid();
 
 	/*
 	 * Phase 2: a syscall-based implementation would be counted.  The id is
 	 * invalid (-1), so that nothing happens should a call get through.
 	 */
-	res->phase = 2;
+	traps->phase = 2;
 	for (int i = 0; i < KERNEL_PAIRS; i++) {
 		struct msgbuf128 m = { 1, { 0 } };
 		(void)msgsnd(-1, &m, 64, IPC_NOWAIT);
@@ -329,35 +255,13 @@ static void child(int id)
 	}
 
 	/* Phase 3: uipc. */
-	res->phase = 3;
+	traps->phase = 3;
 	if (run_rounds(&uipc_ops, id, ROUNDS, &f, &res->rounds_done)) {
 		res->fail = f;
 		res->failed = 1;
 	}
-	res->phase = 0;
 	res->finished = 1;
-	/* Straight to exit_group: _exit() may be intercepted (sanitizers). */
-	syscall(SYS_exit_group, 0);
-	_exit(0);
-}
-
-/* Wait for pid at most secs seconds, then kill it.  Returns the status or -1. */
-static int wait_bounded(pid_t pid, int secs)
-{
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int status;
-
-	for (int i = 0; i < secs * 100; i++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r < 0)
-			return -1;
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
+	leave_child();
 }
 
 int main(void)
@@ -394,18 +298,12 @@ int main(void)
 		return 1;
 	}
 	memset((void *)res, 0, sizeof(*res));
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
+	traps = &res->traps;
+	pid_t pid;
+	int status = run_child(child, id, &pid);
+	if (status == -2)
 		return 1;
-	}
-	if (pid == 0)
-		child(id);
-	int status = wait_bounded(pid, 30);
-
-	if (res->warmup_ok && res->installed < 0) {
-		printf("SKIP: seccomp filter not available: %s\n", strerror(-res->installed));
+	if (filter_unavailable(res->warmup_ok)) {
 		uipc_msgctl(id, IPC_RMID, NULL);
 		return 77;
 	}
@@ -413,36 +311,19 @@ int main(void)
 	t_case("child: warm-up pair, filter installed, exited normally");
 	if (!res->warmup_ok)
 		report_fail("uipc warm-up", &res->fail);
-	CHECK_EQ(res->installed, 1);
-	CHECK(status != -1);
-	if (status != -1) {
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-		if (WIFSIGNALED(status))
-			T_FAIL("child killed by signal %d", WTERMSIG(status));
-	} else {
-		T_FAIL("child did not finish in 30 s (phase %d, %d rounds done)",
-		       res->phase, res->rounds_done);
-	}
-	CHECK_EQ(res->finished, 1);
+	check_child_ended(status, res->finished, res->rounds_done);
 	t_done();
 
-	t_case("control: getppid() under the filter is counted once");
-	CHECK_EQ(res->count[1], 1);
-	t_done();
+	check_control();
 
 	t_case("control: kernel msgsnd+msgrcv under the filter are counted");
-	CHECK_EQ(res->count[2], 2 * KERNEL_PAIRS);
+	CHECK_EQ(traps->count[2], 2 * KERNEL_PAIRS);
 	t_done();
 
 	t_case("uipc: 1000 rounds of msgsnd+msgrcv make no system call");
-	CHECK_EQ(res->count[3], 0);
-	if (res->nnrs > 0) {
-		char list[MAX_NRS * 12] = "";
-		for (int i = 0; i < res->nnrs; i++)
-			snprintf(list + strlen(list), sizeof(list) - strlen(list), " %d",
-				 res->nrs[i]);
-		T_FAIL("system calls made (numbers, first %d):%s", MAX_NRS, list);
-	}
+	CHECK_EQ(traps->count[3], 0);
+	if (traps->nnrs[3] > 0)
+		T_FAIL("system calls made (numbers, first %d):%s", MAX_NRS, trapped_numbers(3));
 	t_done();
 
 	t_case("uipc: 1000 rounds under the filter return exact data");

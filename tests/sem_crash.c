@@ -63,15 +63,12 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -82,6 +79,9 @@
 
 #define NSETS 2
 #define NWORK 8			/* worker processes at any time */
+#define CRASH_SLOTS NWORK
+#include "crash.h"
+
 #define MUTEX 0
 #define COUNTER 1
 #define GAUGE 2
@@ -90,7 +90,6 @@
 #define PRIV_HIGH 48		/* a private value above: prefer decrements */
 #define AVG_KILL_US 25000	/* mean time between two kills */
 #define END_BOUND 10		/* seconds: hang detector of the end phase */
-#define MAX_ERRS 16
 
 /* Where a worker is, for the choice of victims and the report. */
 enum where { W_IDLE, W_TAKE, W_HOLD, W_RELEASE, W_OP };
@@ -103,15 +102,12 @@ struct ledger {
 };
 
 struct inc {			/* one incarnation of a worker */
+	struct incarnation rec;
 	struct ledger l[2];
-	_Atomic uint64_t pub;	/* calls done << 1 | the ledger in force */
-	_Atomic uint64_t call;	/* calls done, + 1 while in a call */
 	_Atomic int cset, dcnt, dpriv;	/* the current/last call */
 	struct sembuf sops[2];		/* ... for the report of a hang */
 	int nsops, tmo;
 	_Atomic int where;
-	_Atomic int killed;	/* the parent is about to SIGKILL it */
-	int slot;
 	int base[NSETS];	/* the private semaphores at its start */
 };
 
@@ -124,11 +120,10 @@ union semun {
 
 struct shared {
 	_Atomic int stop;
-	_Atomic int nerr;
 	_Atomic unsigned long long ops, entries, eagain;
 	_Atomic int owner[NSETS];	/* record + 1 of the mutex holder */
 	int semid[NSETS];
-	char err[MAX_ERRS][200];
+	struct worker_errors errs;
 	struct inc inc[];		/* [max_inc] */
 };
 
@@ -138,38 +133,10 @@ static pid_t parent_pid;
 
 /* ---- workers ---- */
 
-static void werr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void werr(const char *fmt, ...)
-{
-	int i = atomic_fetch_add(&sh->nerr, 1);
-	if (i < MAX_ERRS) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(sh->err[i], sizeof(sh->err[i]), fmt, ap);
-		va_end(ap);
-	}
-}
-
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 /* The worker's own view. */
 static struct inc *me;
 static int my_id;
+static struct ledger L;		/* its sums, published after each call */
 static int pv[NSETS];		/* private semaphore: base + non-undo sum */
 static int pu[NSETS];		/* ... its SEM_UNDO part */
 static int gauge_in[NSETS];	/* our SEM_UNDO entries in the gauge */
@@ -196,7 +163,6 @@ static const char *sops_str(const struct sembuf *b, int n)
  */
 static int call(int k, struct sembuf *b, int n, int tmo_ms, int dc, int dp, int du)
 {
-	uint64_t pub = atomic_load(&me->pub), done = pub >> 1;
 	int r, e;
 
 	memcpy(me->sops, b, (size_t)n * sizeof(*b));
@@ -205,7 +171,7 @@ static int call(int k, struct sembuf *b, int n, int tmo_ms, int dc, int dp, int 
 	atomic_store(&me->cset, k);
 	atomic_store(&me->dcnt, dc);
 	atomic_store(&me->dpriv, dp);
-	atomic_store(&me->call, done + 1);
+	call_begin(&me->rec);
 	if (tmo_ms < 0) {
 		r = uipc_semop(sh->semid[k], b, (size_t)n);
 	} else {
@@ -214,17 +180,14 @@ static int call(int k, struct sembuf *b, int n, int tmo_ms, int dc, int dp, int 
 	}
 	e = errno;
 	if (r == 0) {
-		unsigned w = pub & 1;
-		me->l[!w] = me->l[w];
-		me->l[!w].cnt[k] += dc;
-		me->l[!w].priv[k] += dp;
-		me->l[!w].undo[k] += du;
-		atomic_store(&me->pub, (done + 1) << 1 | !w);
-		atomic_store(&me->call, done + 1);
+		L.cnt[k] += dc;
+		L.priv[k] += dp;
+		L.undo[k] += du;
+		call_end(&me->rec, me->l, &L, sizeof(L), 1);
 		atomic_fetch_add(&sh->ops, 1);
 		return 0;
 	}
-	atomic_store(&me->call, done);
+	call_end(&me->rec, me->l, &L, sizeof(L), 0);
 	if (r != -1) {
 		werr("pid %d: sem%s(set %d, %s) returned %d", (int)getpid(),
 		     tmo_ms < 0 ? "op" : "timedop", k, sops_str(b, n), r);
@@ -259,7 +222,7 @@ static int ctl(int k, int num, int cmd)
 /* The private semaphore of set k is what we know it is, nobody waits on it. */
 static void check_private(int k, const char *after)
 {
-	int p = PRIV + me->slot, v = ctl(k, p, GETVAL);
+	int p = PRIV + me->rec.slot, v = ctl(k, p, GETVAL);
 
 	if (v != pv[k] + pu[k])
 		werr("pid %d: private semaphore %d of set %d is %d after %s, expected %d "
@@ -273,7 +236,7 @@ static void check_private(int k, const char *after)
 /* A non-blocking operation on our private semaphore of set k. */
 static void private_op(int k)
 {
-	short p = (short)(PRIV + me->slot);
+	short p = (short)(PRIV + me->rec.slot);
 	struct sembuf b = { p, 0, 0 };
 	int high = pv[k] + pu[k] > PRIV_HIGH, e;
 
@@ -398,7 +361,7 @@ static void gauge_op(int k)
 static void critical(int k)
 {
 	struct sembuf b[2], take = { MUTEX, -1, SEM_UNDO };
-	short p = (short)(PRIV + me->slot);
+	short p = (short)(PRIV + me->rec.slot);
 	int n = 1, tmo = -1, dc = 0, dp = 0, du = 0, dg = 0, may = 0;
 	unsigned form = rnd() % 8;
 
@@ -463,7 +426,7 @@ static void critical(int k)
 	gauge_in[k] += dg;
 
 	int prev = atomic_exchange(&sh->owner[k], my_id + 1);
-	if (prev && !atomic_load(&sh->inc[prev - 1].killed))
+	if (prev && !atomic_load(&sh->inc[prev - 1].rec.killed))
 		werr("set %d: pid %d took the mutex while record %d (not killed) held it",
 		     k, (int)getpid(), prev - 1);
 	if (dp || du)
@@ -515,7 +478,7 @@ static void critical(int k)
 	atomic_store(&me->where, W_IDLE);
 }
 
-static void __attribute__((noreturn)) worker_main(int id)
+static void worker_main(int id)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent_pid)	/* it died before the prctl */
@@ -673,48 +636,13 @@ static int check_main(int argc, char **argv)
 
 /* ---- the parent ---- */
 
-static pid_t wpid[NWORK];
-static int wid[NWORK];
 static int pbase[NSETS][NWORK];		/* the private semaphores, as last seen */
 static long long cnt_acked[NSETS];	/* counter: acknowledged deltas */
 static int *unk[NSETS];			/* counter: deltas of unknown fate */
 static int nunk[NSETS], unk_cap[NSETS];
-static char vstate[NWORK];		/* /proc state of a victim before the kill */
-static int next_id, ids_exhausted, nkills;
+static int next_id;
 static int k_hold, k_take, k_take_asleep, k_op, k_op_asleep, k_idle;
 static int priv_inflight_done, priv_inflight_not, priv_bad;
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	static const char msg[] = "FAIL sem_crash: the parent hung\n";
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return '?';
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : '?';
-}
 
 static void spawn(int slot)
 {
@@ -725,35 +653,12 @@ static void spawn(int slot)
 	}
 	int id = next_id++;
 	struct inc *in = &sh->inc[id];
-	memset(in->l, 0, sizeof(in->l));
-	atomic_store(&in->pub, 0);
-	atomic_store(&in->call, 0);
+	memset(in, 0, sizeof(*in));
 	atomic_store(&in->where, W_IDLE);
-	atomic_store(&in->killed, 0);
-	in->slot = slot;
+	in->rec.slot = slot;
 	for (int k = 0; k < NSETS; k++)
 		in->base[k] = pbase[k][slot];
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (pid == 0)
-		worker_main(id);
-	wpid[slot] = pid;
-	wid[slot] = id;
-	vstate[slot] = 0;
-}
-
-static void add_unknown(int k, int d)
-{
-	if (nunk[k] == unk_cap[k]) {
-		unk_cap[k] = unk_cap[k] ? 2 * unk_cap[k] : 256;
-		unk[k] = realloc(unk[k], (size_t)unk_cap[k] * sizeof(int));
-		if (!unk[k])
-			abort();
-	}
-	unk[k][nunk[k]++] = d;
+	start_worker(slot, id, &in->rec, worker_main);
 }
 
 /*
@@ -763,23 +668,22 @@ static void add_unknown(int k, int d)
 static void worker_gone(int slot, int st)
 {
 	struct inc *in = &sh->inc[wid[slot]];
-	uint64_t pub = atomic_load(&in->pub);
-	int in_call = atomic_load(&in->call) == (pub >> 1) + 1;
+	int ic = in_call(&in->rec);
 	int cset = atomic_load(&in->cset), dc = atomic_load(&in->dcnt);
 	int dp = atomic_load(&in->dpriv);
-	const struct ledger *l = &in->l[pub & 1];
+	const struct ledger *l = LEDGER_IN_FORCE(in);
 	pid_t pid = wpid[slot];
 
 	wpid[slot] = 0;
-	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && atomic_load(&in->killed)) {
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && atomic_load(&in->rec.killed)) {
 		int w = atomic_load(&in->where), asleep = vstate[slot] == 'S';
 		nkills++;
 		if (w == W_HOLD || w == W_RELEASE)
 			k_hold++;
 		else if (w == W_TAKE) {
 			k_take++;
-			k_take_asleep += asleep && in_call;
-		} else if (in_call) {
+			k_take_asleep += asleep && ic;
+		} else if (ic) {
 			k_op++;
 			k_op_asleep += asleep;
 		} else {
@@ -787,14 +691,14 @@ static void worker_gone(int slot, int st)
 		}
 	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		T_FAIL("worker %d (pid %d) died: status %#x", wid[slot], (int)pid, st);
-	} else if (in_call) {
+	} else if (ic) {
 		T_FAIL("worker %d (pid %d) exited in a call", wid[slot], (int)pid);
 	}
 	for (int k = 0; k < NSETS; k++) {
-		int here = in_call && cset == k;
+		int here = ic && cset == k;
 		cnt_acked[k] += l->cnt[k];
 		if (here && dc)
-			add_unknown(k, dc);
+			push((void **)&unk[k], &nunk[k], &unk_cap[k], &dc, sizeof(dc));
 		int exp = pbase[k][slot] + l->priv[k];
 		int v = uipc_semctl(sh->semid[k], PRIV + slot, GETVAL);
 		if (here && dp && v == exp + dp)
@@ -805,7 +709,7 @@ static void worker_gone(int slot, int st)
 			T_FAIL("set %d: after the death of worker %d (pid %d, %s) and waitpid, "
 			       "its private semaphore %d is %d, expected %d (its base %d, %+d "
 			       "acknowledged, %+d in flight; %+d with SEM_UNDO%s)", k, wid[slot],
-			       (int)pid, in_call ? "in a call" : "not in a call", PRIV + slot, v,
+			       (int)pid, ic ? "in a call" : "not in a call", PRIV + slot, v,
 			       exp, pbase[k][slot], l->priv[k], here ? dp : 0, l->undo[k],
 			       l->undo[k] && (v == exp + l->undo[k] ||
 					      (here && v == exp + dp + l->undo[k])) ?
@@ -814,43 +718,22 @@ static void worker_gone(int slot, int st)
 	}
 }
 
-/* Reaps workers that ended by themselves; restarts them unless stopping. */
-static void reap(int restart)
+/* Does the worker of 'slot' hold a mutex (mode 1), or take one (mode 2)? */
+static int fits(int slot, int mode)
 {
-	int st;
-	pid_t pid;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		for (int i = 0; i < NWORK; i++)
-			if (wpid[i] == pid)
-				worker_gone(i, st);
-	if (restart)
-		for (int i = 0; i < NWORK; i++)
-			if (!wpid[i] && !ids_exhausted)
-				spawn(i);
+	int w = atomic_load(&sh->inc[wid[slot]].where);
+	return (mode == 1 && w == W_HOLD) || (mode == 2 && w == W_TAKE);
 }
 
-static int alive(void)
+/* One victim, a holder, a taker; sometimes two or three at once. */
+static int choose(int victim[3])
 {
-	int n = 0;
-	for (int i = 0; i < NWORK; i++)
-		n += wpid[i] != 0;
-	return n;
-}
-
-/* A worker to kill: a holder, a taker, or any (by 'mode'); -1 if none. */
-static int pick(int mode)
-{
-	int cand[NWORK], n = 0;
-	for (int i = 0; i < NWORK; i++) {
-		if (!wpid[i])
-			continue;
-		int w = atomic_load(&sh->inc[wid[i]].where);
-		if (mode == 0 || (mode == 1 && w == W_HOLD) || (mode == 2 && w == W_TAKE))
-			cand[n++] = i;
-	}
-	if (n == 0)
-		return mode ? pick(0) : -1;
-	return cand[rnd() % (unsigned)n];
+	int nv = 1, mode = (int)(rnd() % 8);
+	if (mode == 7)
+		nv = 2 + (int)(rnd() % 2);
+	for (int i = 0; i < nv; i++)
+		victim[i] = pick_slot(mode >= 5 ? 0 : mode >= 3 ? 2 : mode >= 1 ? 1 : 0, fits);
+	return nv;
 }
 
 /* The invariants the sets keep while everybody works. */
@@ -874,27 +757,9 @@ static void run_check(int k)
 	}
 }
 
-/* Is d a sum of some of the n deltas u[] (each -2..2)? */
-static int subset_sum(const int *u, int n, long long d)
+static void check_a_set(void)
 {
-	int span = 2 * n + 1;
-	char *can = calloc((size_t)(2 * span + 1), 1), *nx = malloc((size_t)(2 * span + 1));
-	int ok;
-
-	if (!can || !nx)
-		abort();
-	can[span] = 1;
-	for (int i = 0; i < n; i++) {
-		memcpy(nx, can, (size_t)(2 * span + 1));
-		for (int s = 0; s <= 2 * span; s++)
-			if (can[s] && s + u[i] >= 0 && s + u[i] <= 2 * span)
-				nx[s + u[i]] = 1;
-		memcpy(can, nx, (size_t)(2 * span + 1));
-	}
-	ok = d >= -span && d <= span && can[span + d];
-	free(can);
-	free(nx);
-	return ok;
+	run_check(nkills % NSETS);
 }
 
 int main(int argc, char **argv)
@@ -902,24 +767,19 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--check") == 0)
 		return check_main(argc, argv);
 
-	long target = 300;
-	const char *env = getenv("UIPC_CRASH_KILLS");
-	if (env && *env)
-		target = strtol(env, NULL, 10);
-	if (target < 1)
-		target = 1;
+	long target = kills_from_env("UIPC_CRASH_KILLS");
 	max_inc = (int)target + 4 * NWORK + 64;
 	parent_pid = getpid();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGALRM, on_alarm);
-	alarm((unsigned)(60 + target * AVG_KILL_US / 1000000 * 3));
+	arm_hang_alarm("FAIL sem_crash: the parent hung\n",
+		       (unsigned)(60 + target * AVG_KILL_US / 1000000 * 3));
 
-	size_t shsize = sizeof(struct shared) + (size_t)max_inc * sizeof(struct inc);
-	sh = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	sh = shared_map(sizeof(struct shared) + (size_t)max_inc * sizeof(struct inc));
 	if (sh == MAP_FAILED) {
 		perror("mmap");
 		return 77;
 	}
+	worker_errors = &sh->errs;
 
 	t_case("sem_crash: create the sets");
 	for (int k = 0; k < NSETS; k++) {
@@ -936,36 +796,7 @@ int main(int argc, char **argv)
 
 	t_case("sem_crash: kill workers at random");
 	rng_state = mix64((uint64_t)getpid()) | 1;
-	reap(1);
-	double t0 = now();
-	while (nkills < target && !ids_exhausted) {
-		usleep((useconds_t)(rnd() % (2 * AVG_KILL_US)));
-		reap(1);
-		/* One victim, a holder, a taker; sometimes two or three at once. */
-		int victim[3], nv = 1, mode = (int)(rnd() % 8);
-		if (mode == 7)
-			nv = 2 + (int)(rnd() % 2);
-		for (int i = 0; i < nv; i++) {
-			victim[i] = pick(mode >= 5 ? 0 : mode >= 3 ? 2 : mode >= 1 ? 1 : 0);
-			for (int j = 0; j < i; j++)
-				if (victim[j] == victim[i])
-					victim[i] = -1;
-			if (victim[i] < 0)
-				continue;
-			int s = victim[i];
-			vstate[s] = proc_state(wpid[s]);
-			atomic_store(&sh->inc[wid[s]].killed, 1);
-			kill(wpid[s], SIGKILL);
-		}
-		for (int i = 0; i < nv; i++) {
-			int st, s = victim[i];
-			if (s >= 0 && waitpid(wpid[s], &st, 0) == wpid[s])
-				worker_gone(s, st);
-		}
-		reap(1);
-		run_check(nkills % NSETS);
-	}
-	double t1 = now();
+	double run_seconds = kill_workers(target, AVG_KILL_US, choose, check_a_set);
 	t_done();
 
 	t_case("sem_crash: no worker stuck after the run");
@@ -994,7 +825,7 @@ int main(int argc, char **argv)
 				continue;
 			struct inc *in = &sh->inc[wid[i]];
 			int w = atomic_load(&in->where);
-			int ic = atomic_load(&in->call) != atomic_load(&in->pub) >> 1;
+			int ic = in_call(&in->rec);
 			T_FAIL("worker %d (pid %d) still there, %s, %s sem%s(set %d, %s, %d ms), "
 			       "/proc state %c", wid[i], (int)wpid[i], wn[w < 5 && w >= 0 ? w : 0],
 			       ic ? "in" : "after", in->tmo < 0 ? "op" : "timedop",
@@ -1023,39 +854,22 @@ int main(int argc, char **argv)
 	t_done();
 
 	t_case("sem_crash: no worker error");
-	int nerr = atomic_load(&sh->nerr);
-	for (int i = 0; i < nerr && i < MAX_ERRS; i++)
-		T_FAIL("%s", sh->err[i]);
-	if (nerr > MAX_ERRS)
-		T_FAIL("... %d errors in all", nerr);
+	report_worker_errors();
 	t_done();
 
 	/* Check the sets in a new process. */
 	t_case("sem_crash: in a new process: values, counts, usable, EIDRM");
-	int pfd[2];
-	if (pipe(pfd) != 0) {
+	struct checker_args args = { .n = 0 };
+	pid_t cpid;
+	arg_word(&args, "sem_crash");
+	arg_word(&args, "--check");
+	for (int k = 0; k < NSETS; k++)
+		arg_int(&args, sh->semid[k]);
+	FILE *f = start_checker(&args, &cpid);
+	if (!f) {
 		perror("pipe");
 		return 1;
 	}
-	pid_t cpid = fork();
-	if (cpid == 0) {
-		char a[NSETS + 3][24];
-		char *av[NSETS + 3];
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		snprintf(a[0], sizeof(a[0]), "sem_crash");
-		snprintf(a[1], sizeof(a[1]), "--check");
-		for (int k = 0; k < NSETS; k++)
-			snprintf(a[2 + k], sizeof(a[2 + k]), "%d", sh->semid[k]);
-		for (int i = 0; i < NSETS + 2; i++)
-			av[i] = a[i];
-		av[NSETS + 2] = NULL;
-		execv("/proc/self/exe", av);
-		_exit(127);
-	}
-	close(pfd[1]);
-	FILE *f = fdopen(pfd[0], "r");
 	char line[512];
 	int val[NSETS][NSEMS], got[NSETS][NSEMS], done[NSETS];
 	memset(got, 0, sizeof(got));
@@ -1076,9 +890,8 @@ int main(int argc, char **argv)
 			T_FAIL("checker: %s", line);
 		}
 	}
-	int st = 0;
-	waitpid(cpid, &st, 0);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	int st = finish_checker(f, cpid);
+	if (st != 0)
 		T_FAIL("checker died: status %#x", st);
 	for (int k = 0; k < NSETS; k++)
 		if (!done[k])
@@ -1112,7 +925,7 @@ int main(int argc, char **argv)
 	}
 	printf("# %d kills in %.1f s (ended early: %s), %d incarnations; killed holding a mutex "
 	       "%d, in a take %d (asleep %d), in another call %d (asleep %d), between calls %d\n",
-	       nkills, t1 - t0, ids_exhausted ? "yes" : "no", next_id, k_hold, k_take,
+	       nkills, run_seconds, ids_exhausted ? "yes" : "no", next_id, k_hold, k_take,
 	       k_take_asleep, k_op, k_op_asleep, k_idle);
 	printf("# %llu operations done, %llu critical sections, %llu EAGAIN; private "
 	       "operations killed in flight: %d done, %d not done\n",

@@ -60,41 +60,23 @@
  */
 #include <errno.h>
 #include <sched.h>
-#include <signal.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 
 #include "uipc.h"
 #include "t.h"
-
-#if defined(__x86_64__)
-#define ARCH_NR AUDIT_ARCH_X86_64
-#define SET_SYSCALL_RESULT(uc, v) ((uc)->uc_mcontext.gregs[REG_RAX] = (v))
-#define SYSCALL_ARG1(uc) ((uc)->uc_mcontext.gregs[REG_RSI])
-#elif defined(__aarch64__)
-#define ARCH_NR AUDIT_ARCH_AARCH64
-#define SET_SYSCALL_RESULT(uc, v) ((uc)->uc_mcontext.regs[0] = (v))
-#define SYSCALL_ARG1(uc) ((uc)->uc_mcontext.regs[1])
-#endif
+#include "nosyscall.h"
 
 #define NSEMS 4
 #define ROUNDS 1000
 #define KERNEL_CALLS 10
 #define GETVALS 100
-#define MAX_NRS 16
 #define REFRESH_MS 100		/* limits.c: CACHE_NS */
 
 #ifndef ARCH_NR
@@ -127,12 +109,7 @@ struct fail {
 
 /* Shared between the filtered child and the parent. */
 struct result {
-	volatile int installed;		/* 1 filter in force, -errno if not */
-	volatile int phase;		/* which count the handler adds to */
-	volatile long count[6];		/* SIGSYS per phase */
-	volatile long refresh[6];	/* of which openat("/proc/sys/kernel/sem") */
-	volatile int nrs[6][MAX_NRS];	/* syscall numbers trapped, per phase */
-	volatile int nnrs[6];
+	struct traps traps;		/* watched: openat("/proc/sys/kernel/sem") */
 	volatile int rounds_done;
 	volatile int warmup_ok;
 	volatile int finished;
@@ -299,55 +276,6 @@ static void check_after_exit(const struct ops *o, int id, pid_t pid)
 	CHECK(ds.sem_otime != 0);
 }
 
-static int in(const volatile char *p, const char *s)
-{
-	for (; *s; p++, s++)
-		if (*p != *s)
-			return 0;
-	return *p == 0;
-}
-
-static void on_sigsys(int sig, siginfo_t *si, void *ctx)
-{
-	ucontext_t *uc = ctx;
-	int ph = res->phase;
-
-	(void)sig;
-	res->count[ph]++;
-	if (si->si_syscall == __NR_openat &&
-	    in((const volatile char *)SYSCALL_ARG1(uc), "/proc/sys/kernel/sem"))
-		res->refresh[ph]++;
-	if (res->nnrs[ph] < MAX_NRS)
-		res->nrs[ph][res->nnrs[ph]++] = si->si_syscall;
-	/*
-	 * The trapped call did not run; its result register still holds the
-	 * syscall number.  Make it fail with ENOSYS instead.
-	 */
-	SET_SYSCALL_RESULT(uc, -ENOSYS);
-}
-
-static int install_filter(void)
-{
-	struct sock_filter prog[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_NR, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_rt_sigreturn, 3, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_exit_group, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_write, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog fprog = { sizeof(prog) / sizeof(prog[0]), prog };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		return -errno;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) != 0)
-		return -errno;
-	return 0;
-}
-
 static long long coarse_ms(void)
 {
 	struct timespec ts;
@@ -359,9 +287,7 @@ static long long coarse_ms(void)
 static void child(int id)
 {
 	static const short want[NSEMS] = { 0, 1, 3, 0 };
-	struct sigaction sa;
 	struct fail f;
-	sigset_t all;
 	long long t0;
 
 	/*
@@ -377,28 +303,14 @@ static void child(int id)
 	}
 	t0 = coarse_ms();
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_sigsys;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSYS, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-
-	res->installed = install_filter();
-	if (res->installed != 0)
+	if (start_trapping() != 0)
 		_exit(0);
-	res->installed = 1;
-
-	/* Phase 1, the control: one system call, counted once. */
-	res->phase = 1;
-	(void)getppid();
 
 	/*
 	 * Phase 2: a syscall-based implementation would be counted.  The id is
 	 * invalid (-1), so that nothing happens should a call get through.
 	 */
-	res->phase = 2;
+	traps->phase = 2;
 	for (int i = 0; i < KERNEL_CALLS; i++) {
 		struct sembuf sb = { 0, 1, IPC_NOWAIT };
 		(void)semop(-1, &sb, 1);
@@ -406,7 +318,7 @@ static void child(int id)
 	}
 
 	/* Phase 3: uipc semop. */
-	res->phase = 3;
+	traps->phase = 3;
 	if (run_rounds(&uipc_ops, id, ROUNDS, 1, &f, &res->rounds_done)) {
 		res->fail = f;
 		res->failed = 1;
@@ -414,7 +326,7 @@ static void child(int id)
 	res->elapsed_ms = coarse_ms() - t0;
 
 	/* Phase 4: uipc semctl GETVAL on the warm set. */
-	res->phase = 4;
+	traps->phase = 4;
 	res->getvals_ok = 1;
 	for (int i = 0; i < GETVALS; i++) {
 		int k = i % NSEMS, v = uipc_semctl(id, k, GETVAL);
@@ -426,35 +338,13 @@ static void child(int id)
 	}
 
 	/* Phase 5: the first semop after those semctl calls. */
-	res->phase = 5;
+	traps->phase = 5;
 	{
 		struct sembuf sb = { 0, 0, IPC_NOWAIT };
 		res->after_ret = uipc_semop(id, &sb, 1);
 	}
-	res->phase = 0;
 	res->finished = 1;
-	/* Straight to exit_group: _exit() may be intercepted (sanitizers). */
-	syscall(SYS_exit_group, 0);
-	_exit(0);
-}
-
-/* Wait for pid at most secs seconds, then kill it.  Returns the status or -1. */
-static int wait_bounded(pid_t pid, int secs)
-{
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int status;
-
-	for (int i = 0; i < secs * 100; i++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			return status;
-		if (r < 0)
-			return -1;
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
+	leave_child();
 }
 
 /*
@@ -496,12 +386,8 @@ static void kernel_oracle(void)
 
 static void print_nrs(const char *what, int ph)
 {
-	char list[MAX_NRS * 12] = "";
-
-	for (int i = 0; i < res->nnrs[ph]; i++)
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), " %d", res->nrs[ph][i]);
 	printf("%s: %ld system call(s), %ld of them openat(\"/proc/sys/kernel/sem\"); "
-	       "numbers:%s\n", what, res->count[ph], res->refresh[ph], list);
+	       "numbers:%s\n", what, traps->count[ph], traps->watched[ph], trapped_numbers(ph));
 }
 
 int main(void)
@@ -539,18 +425,13 @@ int main(void)
 		return 1;
 	}
 	memset((void *)res, 0, sizeof(*res));
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
+	traps = &res->traps;
+	traps->watched_path = "/proc/sys/kernel/sem";
+	pid_t pid;
+	status = run_child(child, id, &pid);
+	if (status == -2)
 		return 1;
-	}
-	if (pid == 0)
-		child(id);
-	status = wait_bounded(pid, 30);
-
-	if (res->warmup_ok && res->installed < 0) {
-		printf("SKIP: seccomp filter not available: %s\n", strerror(-res->installed));
+	if (filter_unavailable(res->warmup_ok)) {
 		uipc_semctl(id, 0, IPC_RMID);
 		return 77;
 	}
@@ -558,38 +439,26 @@ int main(void)
 	t_case("child: warm-up, filter installed, exited normally");
 	if (!res->warmup_ok)
 		report_fail("uipc warm-up", &res->fail);
-	CHECK_EQ(res->installed, 1);
-	CHECK(status != -1);
-	if (status != -1) {
-		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-		if (WIFSIGNALED(status))
-			T_FAIL("child killed by signal %d", WTERMSIG(status));
-	} else {
-		T_FAIL("child did not finish in 30 s (phase %d, %d rounds done)",
-		       res->phase, res->rounds_done);
-	}
-	CHECK_EQ(res->finished, 1);
+	check_child_ended(status, res->finished, res->rounds_done);
 	t_done();
 
-	t_case("control: getppid() under the filter is counted once");
-	CHECK_EQ(res->count[1], 1);
-	t_done();
+	check_control();
 
 	t_case("control: kernel semop and semctl under the filter are counted");
-	CHECK_EQ(res->count[2], 2 * KERNEL_CALLS);
+	CHECK_EQ(traps->count[2], 2 * KERNEL_CALLS);
 	t_done();
 
 	t_case("uipc: 1000 rounds of uncontended semop make no system call");
-	if (res->count[3] != 0)
+	if (traps->count[3] != 0)
 		print_nrs("phase 3 (semop)", 3);
-	if (res->count[3] != res->refresh[3])
+	if (traps->count[3] != traps->watched[3])
 		T_FAIL("system calls other than the tunables refresh");
-	else if (res->refresh[3] && res->elapsed_ms < REFRESH_MS)
+	else if (traps->watched[3] && res->elapsed_ms < REFRESH_MS)
 		T_FAIL("tunables refreshed %ld times though only %lld ms went by",
-		       res->refresh[3], res->elapsed_ms);
-	else if (res->refresh[3])
+		       traps->watched[3], res->elapsed_ms);
+	else if (traps->watched[3])
 		printf("note: phase 3 took %lld ms (descheduled?): the tunables cache "
-		       "expired %ld time(s), as documented\n", res->elapsed_ms, res->refresh[3]);
+		       "expired %ld time(s), as documented\n", res->elapsed_ms, traps->watched[3]);
 	t_done();
 
 	t_case("uipc: 1000 rounds under the filter return exact results");
@@ -599,9 +468,9 @@ int main(void)
 	t_done();
 
 	t_case("uipc: semctl GETVAL on a warm set makes no system call, exact values");
-	if (res->count[4] != 0)
+	if (traps->count[4] != 0)
 		print_nrs("phase 4 (GETVAL)", 4);
-	CHECK_EQ(res->count[4], 0);
+	CHECK_EQ(traps->count[4], 0);
 	if (!res->getvals_ok)
 		T_FAIL("GETVAL of semaphore %d returned %d", res->getval_bad[0],
 		       res->getval_bad[1]);

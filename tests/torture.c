@@ -88,16 +88,13 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -110,6 +107,9 @@
 #define NSET 3			/* semaphore sets */
 #define NSEG 3			/* segments */
 #define NWORK 6			/* worker processes at any time */
+#define CRASH_SLOTS NWORK
+#include "crash.h"
+
 #define NTYPES 4		/* message types 1..NTYPES */
 #define HDR 16			/* message header: id, seq, hash */
 #define MAXMSG 400		/* largest message */
@@ -129,7 +129,6 @@
 #define AVG_KILL_US 40000	/* mean time between two kills */
 #define END_BOUND 10		/* seconds: hang detector of the end phase */
 #define SETTLE_US 1000000	/* bound on a stale shm_nattch or gauge */
-#define MAX_ERRS 16
 
 /* The calls under test: uipc's, or the kernel's (--kernel). */
 struct calls {
@@ -179,9 +178,8 @@ static const char *const kind_name[] = { "-", "msgsnd", "msgrcv", "semop", "shma
 enum { UP = 1, DOWN = 2 };
 
 struct inc {			/* one incarnation of a worker */
+	struct incarnation rec;
 	struct ledger l[2];
-	_Atomic uint64_t pub;	/* calls done << 1 | the ledger in force */
-	_Atomic uint64_t call;	/* calls done, + 1 while in a call */
 	/* The current or last call. */
 	_Atomic int kind, obj;	/* obj: its queue, set or segment */
 	_Atomic long typ;	/* msgrcv: msgtyp, msgflg, buffer size */
@@ -192,8 +190,6 @@ struct inc {			/* one incarnation of a worker */
 	/* Attachments, gauge entries: count << 2 | UP or DOWN in a call. */
 	_Atomic int attw[NSEG], gaugew[NSET];
 	_Atomic int holding;	/* 1 + the set whose mutex it holds */
-	_Atomic int killed;	/* the parent is about to kill it */
-	int slot;
 	int unknown_send;	/* parent: killed in msgsnd of seq acked */
 	int base[NSET];		/* its private semaphores at its start */
 };
@@ -203,12 +199,12 @@ struct area {
 };
 
 struct shared {
-	_Atomic int stop, nerr, next_id;
+	_Atomic int stop, next_id;
 	_Atomic unsigned long long ops, fails, received;
 	_Atomic int owner[NSET];	/* 1 + the id of the mutex holder */
 	int qid[NQ], semid[NSET], shmid[NSEG];
 	struct area area[NSEG][NAREA];
-	char err[MAX_ERRS][200];
+	struct worker_errors errs;
 	struct inc inc[];		/* [max_inc]; 0 is the parent */
 };
 
@@ -216,35 +212,12 @@ static struct shared *sh;
 static _Atomic uint8_t *cnt;		/* [max_inc * MAXSEQ]: times received */
 static int max_inc;
 static pid_t parent_pid;
+static uint64_t seed;
 
 struct msg {
 	long mtype;
 	unsigned char mtext[MAXMSG];
 };
-
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- messages: a function of (id, seq) ---- */
 
@@ -378,18 +351,6 @@ static const char *area_verdict(const struct scan *s, uint32_t complete, uint32_
 
 /* ---- workers ---- */
 
-static void werr(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void werr(const char *fmt, ...)
-{
-	int i = atomic_fetch_add(&sh->nerr, 1);
-	if (i < MAX_ERRS) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(sh->err[i], sizeof(sh->err[i]), fmt, ap);
-		va_end(ap);
-	}
-}
-
 static struct inc *me;
 static int my_id;
 static struct ledger L;		/* the worker's sums, published after each call */
@@ -413,23 +374,14 @@ static void begin(int kind, int obj)
 {
 	atomic_store(&me->kind, kind);
 	atomic_store(&me->obj, obj);
-	atomic_store(&me->call, (atomic_load(&me->pub) >> 1) + 1);
+	call_begin(&me->rec);
 }
 
 /* The call returned: done (L published with one store) or it did nothing. */
 static void end_call(int done)
 {
-	uint64_t pub = atomic_load(&me->pub), n = pub >> 1;
-
-	if (done) {
-		unsigned w = !(pub & 1);
-		me->l[w] = L;
-		atomic_store(&me->pub, (n + 1) << 1 | w);
-		atomic_fetch_add(&sh->ops, 1);
-	} else {
-		atomic_store(&me->call, n);
-		atomic_fetch_add(&sh->fails, 1);
-	}
+	call_end(&me->rec, me->l, &L, sizeof(L), done);
+	atomic_fetch_add(done ? &sh->ops : &sh->fails, 1);
 }
 
 static void __attribute__((noreturn)) wfail(const char *what, int e)
@@ -571,7 +523,7 @@ static int sem_call(int k, struct sembuf *b, int n, int tmo_ms, int dc, int dp, 
 /* Our private semaphore of set k has the value we know, and no waiter. */
 static void check_private(int k)
 {
-	int p = PRIV + me->slot, v = O->semctl(sh->semid[k], p, GETVAL);
+	int p = PRIV + me->rec.slot, v = O->semctl(sh->semid[k], p, GETVAL);
 	int nc = O->semctl(sh->semid[k], p, GETNCNT), zc = O->semctl(sh->semid[k], p, GETZCNT);
 
 	if (v != priv_value(k) || nc != 0 || zc != 0)
@@ -582,7 +534,7 @@ static void check_private(int k)
 /* A non-blocking operation on our private semaphore of set k. */
 static void op_private(int k)
 {
-	struct sembuf b = { (unsigned short)(PRIV + me->slot), 0, 0 };
+	struct sembuf b = { (unsigned short)(PRIV + me->rec.slot), 0, 0 };
 	int high = priv_value(k) > PRIV_HIGH, pv = me->base[k] + L.priv[k];
 
 	switch (rnd() % 5) {
@@ -730,7 +682,7 @@ static void area_write(int k, int a, volatile uint64_t *seg)
 static void op_critical(int k)
 {
 	struct sembuf b[2], take = { MUTEX, -1, SEM_UNDO };
-	unsigned short p = (unsigned short)(PRIV + me->slot);
+	unsigned short p = (unsigned short)(PRIV + me->rec.slot);
 	int n = 1, tmo = -1, dc = 0, dp = 0, du = 0, dg = 0, may = 0;
 
 	b[0] = take;
@@ -783,7 +735,7 @@ static void op_critical(int k)
 		return;
 	atomic_store(&me->holding, k + 1);
 	int prev = atomic_exchange(&sh->owner[k], my_id + 1);
-	if (prev && !atomic_load(&sh->inc[prev - 1].killed))
+	if (prev && !atomic_load(&sh->inc[prev - 1].rec.killed))
 		werr("set %d: worker %d took the mutex while worker %d (not killed) held it", k,
 		     my_id, prev - 1);
 	if (dp || du)
@@ -862,7 +814,7 @@ static void op_shm(int k)
 		att[k][natt[k]].p = a;
 		att[k][natt[k]++].ro = ro;
 		end_call(1);
-		area_check(k, 1 + me->slot, a, "after an attach");
+		area_check(k, 1 + me->rec.slot, a, "after an attach");
 	}
 	atomic_store(&me->attw[k], natt[k] << 2);
 }
@@ -873,19 +825,19 @@ static void op_own_area(int k)
 	volatile uint64_t *w = writable(k);
 
 	if (w) {
-		area_write(k, 1 + me->slot, w);
-		area_check(k, 1 + me->slot, w, "after our write");
+		area_write(k, 1 + me->rec.slot, w);
+		area_check(k, 1 + me->rec.slot, w, "after our write");
 	}
 }
 
-static void __attribute__((noreturn)) worker_main(int id, uint64_t seed)
+static void worker_main(int id)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent_pid)	/* it died before the prctl */
 		_exit(1);
 	me = &sh->inc[id];
 	my_id = id;
-	patient = me->slot >= NBUSY;
+	patient = me->rec.slot >= NBUSY;
 	rng_state = mix64(seed ^ mix64((uint64_t)id)) | 1;
 	while (!atomic_load(&sh->stop)) {
 		unsigned r = rnd() % 100;
@@ -1012,8 +964,7 @@ static char vstate[NWORK];		/* /proc state of a victim before the kill */
 static int pbase[NSET][NWORK];		/* the private semaphores, as last seen */
 static long long cnt_acked[NSET], parent_adds[NSET];
 static int *unk[NSET], nunk[NSET], unk_cap[NSET];	/* counter deltas of unknown fate */
-static uint64_t seed;
-static int ids_exhausted, nkills, k_call, k_asleep, k_hold, k_kind[K_SHMDT + 1], nviol;
+static int k_call, k_asleep, k_hold, k_kind[K_SHMDT + 1], nviol;
 static int settle_checks, settle_late, settle_unstable, settle_dropped;
 static double settle_max;
 static char settle_broken[2][NSEG > NSET ? NSEG : NSET];	/* failed once: not again */
@@ -1042,34 +993,6 @@ static int nlm, lm_cap;
 		T_FAIL(__VA_ARGS__);                                       \
 	} while (0)
 
-/* Appends *x to the array *a of *n elements, *cap allocated. */
-static void push(void **a, int *n, int *cap, const void *x, size_t size)
-{
-	if (*n == *cap) {
-		*cap = *cap ? 2 * *cap : 256;
-		*a = realloc(*a, (size_t)*cap * size);
-		if (!*a)
-			abort();
-	}
-	memcpy((char *)*a + (size_t)(*n)++ * size, x, size);
-}
-
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return '?';
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : '?';
-}
-
 static void spawn(int slot)
 {
 	int id = atomic_load(&sh->next_id);
@@ -1081,25 +1004,11 @@ static void spawn(int slot)
 	}
 	struct inc *in = &sh->inc[id];
 	memset(in, 0, sizeof(*in));
-	in->slot = slot;
+	in->rec.slot = slot;
 	for (int k = 0; k < NSET; k++)
 		in->base[k] = pbase[k][slot];
 	atomic_store(&sh->next_id, id + 1);
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("fork");
-		exit(1);
-	}
-	if (pid == 0)
-		worker_main(id, seed);
-	wpid[slot] = pid;
-	wid[slot] = id;
-	vstate[slot] = 0;
-}
-
-static int in_call(struct inc *in)
-{
-	return atomic_load(&in->call) != atomic_load(&in->pub) >> 1;
+	start_worker(slot, id, &in->rec, worker_main);
 }
 
 /*
@@ -1109,13 +1018,12 @@ static int in_call(struct inc *in)
 static void worker_gone(int slot, int st)
 {
 	struct inc *in = &sh->inc[wid[slot]];
-	uint64_t pub = atomic_load(&in->pub);
-	int ic = in_call(in), kind = atomic_load(&in->kind), obj = atomic_load(&in->obj);
-	const struct ledger *l = &in->l[pub & 1];
+	int ic = in_call(&in->rec), kind = atomic_load(&in->kind), obj = atomic_load(&in->obj);
+	const struct ledger *l = LEDGER_IN_FORCE(in);
 	pid_t pid = wpid[slot];
 
 	wpid[slot] = 0;
-	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && atomic_load(&in->killed)) {
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && atomic_load(&in->rec.killed)) {
 		nkills++;
 		k_call += ic;
 		k_kind[kind] += ic;
@@ -1150,46 +1058,22 @@ static void worker_gone(int slot, int st)
 	}
 }
 
-/* Reaps workers that ended by themselves; starts new ones unless stopping. */
-static void reap(int restart)
+/* Is the worker of 'slot' in a call (mode 1), or holding a mutex (mode 2)? */
+static int fits(int slot, int mode)
 {
-	int st;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-		for (int i = 0; i < NWORK; i++)
-			if (wpid[i] == pid)
-				worker_gone(i, st);
-	if (restart)
-		for (int i = 0; i < NWORK; i++)
-			if (!wpid[i] && !ids_exhausted)
-				spawn(i);
+	struct inc *in = &sh->inc[wid[slot]];
+	return (mode == 1 && in_call(&in->rec)) || (mode == 2 && atomic_load(&in->holding));
 }
 
-static int alive(void)
+/* A worker, one in a call or a mutex holder; at times two or three. */
+static int choose(int victim[3])
 {
-	int n = 0;
-	for (int i = 0; i < NWORK; i++)
-		n += wpid[i] != 0;
-	return n;
-}
-
-/* A victim: any worker (mode 0), one in a call (1), a mutex holder (2); -1 if none. */
-static int pick(int mode)
-{
-	int cand[NWORK], n = 0;
-
-	for (int i = 0; i < NWORK; i++) {
-		if (!wpid[i])
-			continue;
-		struct inc *in = &sh->inc[wid[i]];
-		if (mode == 0 || (mode == 1 && in_call(in)) ||
-		    (mode == 2 && atomic_load(&in->holding)))
-			cand[n++] = i;
+	int nv = rnd() % 8 ? 1 : 2 + (int)(rnd() % 2);
+	for (int i = 0; i < nv; i++) {
+		int mode = (int)(rnd() % 4);
+		victim[i] = pick_slot(mode < 2 ? 0 : mode - 1, fits);
 	}
-	if (n == 0)
-		return mode ? pick(0) : -1;
-	return cand[rnd() % (unsigned)n];
+	return nv;
 }
 
 /*
@@ -1298,15 +1182,6 @@ static void run_checks(void)
 	}
 }
 
-static void on_alarm(int sig)
-{
-	(void)sig;
-	static const char msg[] = "FAIL torture_run: the parent hung\n";
-	if (write(1, msg, sizeof(msg) - 1) < 0)
-		_exit(1);
-	_exit(1);
-}
-
 /* The parent takes a message from queue q, for a blocked sender. */
 static void parent_receive(int q)
 {
@@ -1357,7 +1232,7 @@ static int stop_workers(void)
 		reap(0);
 		for (int i = 0; i < NWORK; i++) {
 			struct inc *in = &sh->inc[wid[i]];
-			if (wpid[i] && in_call(in)) {
+			if (wpid[i] && in_call(&in->rec)) {
 				senders += atomic_load(&in->kind) == K_MSGSND;
 				receivers += atomic_load(&in->kind) == K_MSGRCV;
 			}
@@ -1386,42 +1261,10 @@ static int stop_workers(void)
 		int kind = atomic_load(&in->kind);
 		VIOLATION("worker %d (pid %d, /proc state %c) still there %d s after the stop, %s "
 			  "%s on object %d", wid[i], (int)wpid[i], proc_state(wpid[i]), END_BOUND,
-			  in_call(in) ? "in" : "after", kind_name[kind], atomic_load(&in->obj));
+			  in_call(&in->rec) ? "in" : "after", kind_name[kind], atomic_load(&in->obj));
 	}
-	for (int i = 0; i < NWORK; i++) {
-		int st;
-		if (!wpid[i])
-			continue;
-		atomic_store(&sh->inc[wid[i]].killed, 1);
-		kill(wpid[i], SIGKILL);
-		if (waitpid(wpid[i], &st, 0) == wpid[i])
-			worker_gone(i, st);
-	}
+	kill_all_slots();
 	return -1;
-}
-
-/* Is d a sum of some of the n deltas u[] (each -2..2)? */
-static int subset_sum(const int *u, int n, long long d)
-{
-	int span = 2 * n;
-	char *can = calloc((size_t)(2 * span + 1), 1);
-	int ok;
-
-	if (!can)
-		abort();
-	can[span] = 1;
-	for (int i = 0; i < n; i++) {
-		if (u[i] > 0) {
-			for (int s = 2 * span; s >= u[i]; s--)
-				can[s] |= can[s - u[i]];
-		} else {
-			for (int s = 0; s <= 2 * span + u[i]; s++)
-				can[s] |= can[s - u[i]];
-		}
-	}
-	ok = d >= -span && d <= span && can[span + d];
-	free(can);
-	return ok;
 }
 
 /* Kuhn's augmenting path: matches lost message i to a killed msgrcv. */
@@ -1443,38 +1286,23 @@ static int augment(int i, char *seen)
 /* Runs the checker; judges its report against the bookkeeping. */
 static void final_checks(void)
 {
-	int pfd[2];
-	fflush(stdout);
-	if (pipe(pfd) != 0) {
+	struct checker_args args = { .n = 0 };
+	pid_t cpid;
+	arg_word(&args, "torture");
+	arg_word(&args, "--check");
+	arg_word(&args, O->name);
+	for (int q = 0; q < NQ; q++)
+		arg_int(&args, sh->qid[q]);
+	for (int k = 0; k < NSET; k++)
+		arg_int(&args, sh->semid[k]);
+	for (int k = 0; k < NSEG; k++)
+		arg_int(&args, sh->shmid[k]);
+	arg_int(&args, max_inc);
+	FILE *f = start_checker(&args, &cpid);
+	if (!f) {
 		VIOLATION("pipe: %s", strerror(errno));
 		return;
 	}
-	pid_t cpid = fork();
-	if (cpid == 0) {
-		char a[3 + NQ + NSET + NSEG + 1][24];
-		char *av[3 + NQ + NSET + NSEG + 2];
-		int n = 0;
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		snprintf(a[n++], sizeof(a[0]), "torture");
-		snprintf(a[n++], sizeof(a[0]), "--check");
-		snprintf(a[n++], sizeof(a[0]), "%s", O->name);
-		for (int q = 0; q < NQ; q++)
-			snprintf(a[n++], sizeof(a[0]), "%d", sh->qid[q]);
-		for (int k = 0; k < NSET; k++)
-			snprintf(a[n++], sizeof(a[0]), "%d", sh->semid[k]);
-		for (int k = 0; k < NSEG; k++)
-			snprintf(a[n++], sizeof(a[0]), "%d", sh->shmid[k]);
-		snprintf(a[n++], sizeof(a[0]), "%d", max_inc);
-		for (int i = 0; i < n; i++)
-			av[i] = a[i];
-		av[n] = NULL;
-		execv("/proc/self/exe", av);
-		_exit(127);
-	}
-	close(pfd[1]);
-	FILE *f = fdopen(pfd[0], "r");
 	char line[512];
 	unsigned long qnum[NQ] = { 0 }, qbytes[NQ] = { 0 }, dn[NQ] = { 0 }, db[NQ] = { 0 };
 	int val[NSET][NSEMS], nattch[NSEG], done = 0;
@@ -1519,11 +1347,8 @@ static void final_checks(void)
 			VIOLATION("checker: %s", line);
 		}
 	}
-	if (f)
-		fclose(f);
-	int st = 0;
-	waitpid(cpid, &st, 0);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !done)
+	int st = finish_checker(f, cpid);
+	if (st != 0 || !done)
 		VIOLATION("the checker did not finish: status %#x", st);
 
 	/* Queues: what IPC_STAT said is what was drained. */
@@ -1537,7 +1362,7 @@ static void final_checks(void)
 	unsigned long long acked = 0, lost = 0, dups = 0, unknown_done = 0;
 	for (int id = 0; id < next; id++) {
 		struct inc *in = &sh->inc[id];
-		uint32_t na = in->l[atomic_load(&in->pub) & 1].acked;
+		uint32_t na = LEDGER_IN_FORCE(in)->acked;
 		acked += na;
 		for (uint32_t seq = 0; seq <= na && seq < MAXSEQ; seq++) {
 			unsigned c = atomic_load(&cnt[(size_t)id * MAXSEQ + seq]);
@@ -1656,7 +1481,7 @@ static void remove_all(void)
 
 int main(int argc, char **argv)
 {
-	long target = 300;
+	long target = kills_from_env("UIPC_TORTURE_KILLS");
 	const char *env;
 
 	if (argc > 1 && strcmp(argv[1], "--check") == 0)
@@ -1669,29 +1494,24 @@ int main(int argc, char **argv)
 		}
 		O = &kernel_calls;
 	}
-	if ((env = getenv("UIPC_TORTURE_KILLS")) && *env)
-		target = strtol(env, NULL, 10);
-	if (target < 1)
-		target = 1;
 	seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
 	if ((env = getenv("UIPC_TORTURE_SEED")) && *env)
 		seed = strtoull(env, NULL, 0);
 	max_inc = (int)target + 4 * NWORK + 64;
 	parent_pid = getpid();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGALRM, on_alarm);
-	alarm((unsigned)(120 + target * AVG_KILL_US / 1000000 * 4));
+	arm_hang_alarm("FAIL torture_run: the parent hung\n",
+		       (unsigned)(120 + target * AVG_KILL_US / 1000000 * 4));
 	printf("# torture against %s: %ld kills, UIPC_TORTURE_SEED=%llu\n", O->name, target,
 	       (unsigned long long)seed);
 
-	size_t shsize = sizeof(struct shared) + (size_t)max_inc * sizeof(struct inc);
-	sh = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	cnt = mmap(NULL, (size_t)max_inc * MAXSEQ, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	sh = shared_map(sizeof(struct shared) + (size_t)max_inc * sizeof(struct inc));
+	cnt = shared_map((size_t)max_inc * MAXSEQ);
 	if (sh == MAP_FAILED || cnt == MAP_FAILED) {
 		perror("mmap");
 		return 1;
 	}
+	worker_errors = &sh->errs;
 
 	t_case("torture_run");
 	if (setup() != 0) {
@@ -1701,48 +1521,14 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&sh->next_id, 1);	/* 0: the parent */
 	rng_state = mix64(seed) | 1;
-	reap(1);
-	double t0 = now();
-	while (nkills < target && !ids_exhausted) {
-		usleep((useconds_t)(rnd() % (2 * AVG_KILL_US)));
-		reap(1);
-		/* A worker, one in a call or a mutex holder; at times two or three. */
-		int victim[3], nv = rnd() % 8 ? 1 : 2 + (int)(rnd() % 2);
-		for (int i = 0; i < nv; i++) {
-			int mode = (int)(rnd() % 4);
-			victim[i] = pick(mode < 2 ? 0 : mode - 1);
-			for (int j = 0; j < i; j++)
-				if (victim[j] == victim[i])
-					victim[i] = -1;
-			if (victim[i] < 0)
-				continue;
-			int s = victim[i];
-			vstate[s] = proc_state(wpid[s]);
-			atomic_store(&sh->inc[wid[s]].killed, 1);
-			kill(wpid[s], SIGKILL);
-		}
-		for (int i = 0; i < nv; i++) {
-			int st, s = victim[i];
-			if (s >= 0 && waitpid(wpid[s], &st, 0) == wpid[s])
-				worker_gone(s, st);
-		}
-		reap(1);
-		run_checks();
-	}
-	double t1 = now();
+	double run_seconds = kill_workers(target, AVG_KILL_US, choose, run_checks);
 	t_done();
 
 	t_case("torture_stop");
 	stop_workers();
 	for (int k = 0; k < NSEG; k++)
 		settle_check(0, k);	/* nobody left: 0 */
-	int nerr = atomic_load(&sh->nerr);
-	for (int i = 0; i < nerr && i < MAX_ERRS; i++)
-		VIOLATION("%s", sh->err[i]);
-	if (nerr > MAX_ERRS) {
-		nviol += nerr - MAX_ERRS;
-		T_FAIL("... %d worker errors in all", nerr);
-	}
+	nviol += report_worker_errors();
 	t_done();
 
 	t_case("torture_invariants");
@@ -1751,7 +1537,7 @@ int main(int argc, char **argv)
 	t_done();
 
 	printf("# %d kills in %.1f s (%d in a call, %d of them asleep; %d holding a mutex), "
-	       "%d incarnations%s\n", nkills, t1 - t0, k_call, k_asleep, k_hold,
+	       "%d incarnations%s\n", nkills, run_seconds, k_call, k_asleep, k_hold,
 	       atomic_load(&sh->next_id) - 1, ids_exhausted ? " (ids exhausted: ended early)" : "");
 	printf("# killed in a call: %d msgsnd, %d msgrcv, %d semop/semtimedop, %d shmat, %d shmdt\n",
 	       k_kind[K_MSGSND], k_kind[K_MSGRCV], k_kind[K_SEM], k_kind[K_SHMAT], k_kind[K_SHMDT]);
