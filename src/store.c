@@ -983,9 +983,15 @@ int uipc__remove(struct handle *h, const struct obj_ops *ops)
 	char path[PATH_MAX];
 	struct stat st;
 
+	/*
+	 * The waiters are woken first: the first wake-up is made at once
+	 * (sync.c), so that if this remover dies before it unlocks, a waiter
+	 * comes to the dead lock; the others are woken after the unlock, when
+	 * the state says REMOVED.
+	 */
+	ops->wake_all(o);
 	FAULT_STEP();
 	atomic_store(&o->state, OBJ_REMOVED);
-	ops->wake_all(o);
 	uipc__unlock(h);
 	uipc__obj_path(path, sizeof(path), ops, h->id);
 	if (stat(path, &st) == 0 && st.st_ino == h->ino) {
