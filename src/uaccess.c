@@ -31,6 +31,26 @@ struct known {
 };
 
 static __thread struct known readable, writable;
+/*
+ * process_vm_readv/writev were refused (a seccomp profile, as containers'
+ * default ones, or a kernel without them): copies are plain from then on,
+ * rather than a refused call at every copy.
+ */
+static _Atomic bool vm_refused;
+
+/* After a vm call failed: -EFAULT, or 0 when it was refused (copy as is). */
+static int vm_failed(ssize_t n)
+{
+	if (n >= 0 || errno == EFAULT || errno == ENOMEM)
+		return -EFAULT;
+	atomic_store_explicit(&vm_refused, true, memory_order_relaxed);
+	return 0;
+}
+
+static bool vm_usable(void)
+{
+	return !atomic_load_explicit(&vm_refused, memory_order_relaxed);
+}
 __thread uintptr_t uipc__last_readable = 1;	/* the page last read: never 1 */
 __thread uintptr_t uipc__last_writable = 1;	/* the page last written */
 
@@ -71,7 +91,7 @@ int uipc__copy_in_slow(void *dst, const void *src, size_t len)
 		return -EFAULT;
 	if (all_known(&readable, (uintptr_t)src, len)) {
 		uipc__last_readable = (uintptr_t)src & ~(PAGE - 1);
-	} else {
+	} else if (vm_usable()) {
 		ssize_t n = process_vm_readv(uipc__pid(), &local, 1, &remote, 1, 0);
 
 		if (n == (ssize_t)len) {
@@ -79,9 +99,8 @@ int uipc__copy_in_slow(void *dst, const void *src, size_t len)
 			uipc__last_readable = (uintptr_t)src & ~(PAGE - 1);
 			return 0;
 		}
-		if (n >= 0 || errno == EFAULT || errno == ENOMEM)
+		if (vm_failed(n))
 			return -EFAULT;
-		/* Refused (seccomp, a kernel without it): copy as is. */
 	}
 	memcpy(dst, src, len);
 	return 0;
@@ -118,13 +137,13 @@ static int probe(struct known *k, uintptr_t p, size_t len, bool write)
 		if (!count)
 			continue;
 		local = (struct iovec){ bytes, (size_t)count };
+		if (!vm_usable())
+			return 0;
 		n = process_vm_readv(uipc__pid(), &local, 1, remote, (unsigned long)count, 0);
 		if (n == count && write)
 			n = process_vm_writev(uipc__pid(), &local, 1, remote, (unsigned long)count, 0);
-		if (n < 0 && errno != EFAULT && errno != ENOMEM)
-			return 0;	/* refused (seccomp, no such call): as memcpy */
 		if (n != count)
-			return -EFAULT;
+			return vm_failed(n);
 		for (int i = 0; i < count; i++)
 			k->page[k->next++ % PAGES_KNOWN] = (uintptr_t)remote[i].iov_base & ~(PAGE - 1);
 	}
@@ -161,7 +180,7 @@ int uipc__copy_out(void *dst, const void *src, size_t len)
 	}
 	if (bad_user_ptr(dst, len))
 		return -EFAULT;
-	if (!all_known(&writable, (uintptr_t)dst, len)) {
+	if (!all_known(&writable, (uintptr_t)dst, len) && vm_usable()) {
 		ssize_t n = process_vm_writev(uipc__pid(), &local, 1, &remote, 1, 0);
 
 		if (n == (ssize_t)len) {
@@ -169,7 +188,7 @@ int uipc__copy_out(void *dst, const void *src, size_t len)
 			uipc__last_writable = ((uintptr_t)dst + len - 1) & ~(PAGE - 1);
 			return 0;
 		}
-		if (n >= 0 || errno == EFAULT || errno == ENOMEM)
+		if (vm_failed(n))
 			return -EFAULT;
 	}
 	memcpy(dst, src, len);

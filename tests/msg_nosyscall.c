@@ -114,15 +114,23 @@ static int untouched(const unsigned char *p, size_t from, size_t to)
 	return -1;
 }
 
+/*
+ * The buffers are static, as a program's are that keeps its messages in the
+ * same places: uipc checks a page of the caller's the first time it is used
+ * (process_vm_readv/writev), and the warm-up rounds must use the pages the
+ * filtered rounds use (buffers on the stack move with its depth).
+ */
+static struct msgbuf128 snd_buf, rcv_buf;
+
 static int snd(const struct ops *o, int id, long type, size_t len, unsigned seed,
 	       struct fail *f, int round, int step)
 {
-	struct msgbuf128 m;
+	struct msgbuf128 *m = &snd_buf;
 
-	m.mtype = type;
-	fill(m.mtext, len, seed);
+	m->mtype = type;
+	fill(m->mtext, len, seed);
 	errno = 0;
-	int r = o->snd(id, &m, len, 0);
+	int r = o->snd(id, m, len, 0);
 	if (r != 0) {
 		*f = (struct fail){ round, step, r, errno, type, -1 };
 		return -1;
@@ -134,22 +142,22 @@ static int snd(const struct ops *o, int id, long type, size_t len, unsigned seed
 static int rcv(const struct ops *o, int id, long msgtyp, int flags, long want_type,
 	       size_t len, unsigned seed, struct fail *f, int round, int step)
 {
-	struct msgbuf128 m;
+	struct msgbuf128 *m = &rcv_buf;
 
-	m.mtype = -12345;
-	memset(m.mtext, 0xEE, sizeof(m.mtext));
+	m->mtype = -12345;
+	memset(m->mtext, 0xEE, sizeof(m->mtext));
 	errno = 0;
-	ssize_t r = o->rcv(id, &m, sizeof(m.mtext), msgtyp, flags);
+	ssize_t r = o->rcv(id, m, sizeof(m->mtext), msgtyp, flags);
 	int err = errno;
 	int bad = -1;
-	if (r == (ssize_t)len && m.mtype == want_type) {
-		bad = diff(m.mtext, len, seed);
+	if (r == (ssize_t)len && m->mtype == want_type) {
+		bad = diff(m->mtext, len, seed);
 		if (bad < 0)
-			bad = untouched(m.mtext, len, sizeof(m.mtext));
+			bad = untouched(m->mtext, len, sizeof(m->mtext));
 		if (bad < 0)
 			return 0;
 	}
-	*f = (struct fail){ round, step, r, err, m.mtype, bad };
+	*f = (struct fail){ round, step, r, err, m->mtype, bad };
 	return -1;
 }
 
@@ -157,17 +165,17 @@ static int rcv(const struct ops *o, int id, long msgtyp, int flags, long want_ty
 static int rcv_nomsg(const struct ops *o, int id, long msgtyp, struct fail *f,
 		     int round, int step)
 {
-	struct msgbuf128 m;
+	struct msgbuf128 *m = &rcv_buf;
 
-	m.mtype = -12345;
-	memset(m.mtext, 0xEE, sizeof(m.mtext));
+	m->mtype = -12345;
+	memset(m->mtext, 0xEE, sizeof(m->mtext));
 	errno = 0;
-	ssize_t r = o->rcv(id, &m, sizeof(m.mtext), msgtyp, IPC_NOWAIT);
+	ssize_t r = o->rcv(id, m, sizeof(m->mtext), msgtyp, IPC_NOWAIT);
 	int err = errno;
-	int bad = untouched(m.mtext, 0, sizeof(m.mtext));
-	if (r == -1 && err == ENOMSG && m.mtype == -12345 && bad < 0)
+	int bad = untouched(m->mtext, 0, sizeof(m->mtext));
+	if (r == -1 && err == ENOMSG && m->mtype == -12345 && bad < 0)
 		return 0;
-	*f = (struct fail){ round, step, r, err, m.mtype, bad };
+	*f = (struct fail){ round, step, r, err, m->mtype, bad };
 	return -1;
 }
 
