@@ -36,6 +36,29 @@ void msg__wake_all(struct uipc_obj *o)
 }
 
 /*
+ * The oldest waiter in 'state' with a ticket after 'after': for W_RECV, one
+ * not yet handed a message that would take a message of type mtype.  -1 if
+ * none.
+ */
+static int oldest_waiter(struct msg_queue *q, enum waiter_state state, int64_t mtype,
+			 uint64_t after)
+{
+	uint64_t *mask = state == W_RECV ? q->recv_mask : q->send_mask, bits;
+	int i, word, best = -1;
+
+	for_each_slot(mask, i, bits, word) {
+		struct msg_waiter *w = &q->w[i];
+		if (w->state != state || w->ticket <= after)
+			continue;
+		if (state == W_RECV && (w->result != 0 || !msg__testmsg(mtype, w->type, w->mode)))
+			continue;
+		if (best < 0 || w->ticket < q->w[best].ticket)
+			best = i;
+	}
+	return best;
+}
+
+/*
  * Before a change that may serve a waiter: wake it now, the receiver the
  * message of type mtype would be handed to (receiver), or the oldest
  * sender (a message is about to leave), so that it comes to the lock.  The
@@ -45,18 +68,11 @@ void msg__wake_all(struct uipc_obj *o)
  */
 void msg__prewake(struct msg_queue *q, bool receiver, int64_t mtype)
 {
-	uint64_t *mask = receiver ? q->recv_mask : q->send_mask, bits;
-	int i, word, best = -1;
+	int best;
 
-	if (!any_waiter(mask))
+	if (!any_waiter(receiver ? q->recv_mask : q->send_mask))
 		return;
-	for_each_slot(mask, i, bits, word) {
-		struct msg_waiter *w = &q->w[i];
-		if (w->state == (receiver ? W_RECV : W_SEND) && (!receiver || w->result == 0) &&
-		    (!receiver || msg__testmsg(mtype, w->type, w->mode)) &&
-		    (best < 0 || w->ticket < q->w[best].ticket))
-			best = i;
-	}
+	best = oldest_waiter(q, receiver ? W_RECV : W_SEND, mtype, 0);
 	if (best >= 0) {
 		atomic_store(&q->w[best].futex, 1);
 		if (atomic_load(&q->w[best].sleeping))
@@ -282,19 +298,12 @@ void msg__offer_queued(struct msg_queue *q)
 void msg__hand_off(struct msg_queue *q, uint64_t mi)
 {
 	struct msg_head *m = mhead(q, mi);
-	uint64_t done = 0, bits;
+	uint64_t done = 0;
 	struct txn t;
-	int i, best, word;
+	int best;
 
 	while (any_waiter(q->recv_mask)) {
-		best = -1;
-		for_each_slot(q->recv_mask, i, bits, word) {
-			struct msg_waiter *w = &q->w[i];
-			if (w->state == W_RECV && w->result == 0 && w->ticket > done &&
-			    msg__testmsg(m->type, w->type, w->mode) &&
-			    (best < 0 || w->ticket < q->w[best].ticket))
-				best = i;
-		}
+		best = oldest_waiter(q, W_RECV, m->type, done);
 		if (best < 0 || !msg__waiter_alive(q, best)) {
 			if (best < 0)
 				return;
