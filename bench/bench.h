@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static char tmp_root[64];	/* the private root we made, or "" */
 static volatile pid_t kid;	/* the running child, for the watchdog */
@@ -44,6 +45,28 @@ static void bench_fail(const char *who, const char *what)
 		kill(kid, SIGKILL);
 	remove_root();
 	exit(1);
+}
+
+/* In a child: report what failed, and end it (its parent then fails). */
+static __attribute__((unused)) void bench_child_fail(const char *who, const char *what)
+{
+	fprintf(stderr, BENCH_NAME ": %s child %s: %s\n", who, what, strerror(errno));
+	_exit(1);
+}
+
+/* Wait for the child pid; a child that failed fails the bench. */
+static __attribute__((unused)) void bench_reap(const char *who, pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		bench_fail(NULL, "waitpid");
+	kid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, BENCH_NAME ": %s child failed (status %#x)\n", who, status);
+		remove_root();
+		exit(1);
+	}
 }
 
 static void on_alarm(int sig)

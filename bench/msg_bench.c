@@ -116,26 +116,6 @@ static pid_t spawn(void (*fn)(const struct impl *, int, long, size_t), const str
 	return pid;
 }
 
-static void reap(const struct impl *im, pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		die("waitpid", NULL);
-	kid = 0;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "msg_bench: %s child failed (status %#x)\n", im->name, status);
-		remove_root();
-		exit(1);
-	}
-}
-
-static void child_fail(const struct impl *im, const char *what)
-{
-	fprintf(stderr, "msg_bench: %s child %s: %s\n", im->name, what, strerror(errno));
-	_exit(1);
-}
-
 /* (a) One process: send and receive one 64-byte message, n times. */
 static double bench_pair(const struct impl *im, long n)
 {
@@ -167,10 +147,10 @@ static void pong(const struct impl *im, int id, long n, size_t size)
 
 	for (long i = 0; i < n + PP_WARMUP; i++) {
 		if (im->rcv(id, &m, sizeof(m.mtext), 1, 0) != (ssize_t)size)
-			child_fail(im, "msgrcv");
+			bench_child_fail(im->name, "msgrcv");
 		m.mtype = 2;
 		if (im->snd(id, &m, size, 0) != 0)
-			child_fail(im, "msgsnd");
+			bench_child_fail(im->name, "msgsnd");
 	}
 }
 
@@ -191,7 +171,7 @@ static double bench_pingpong(const struct impl *im, long n)
 			die("msgrcv", im);
 	}
 	double t = now_ns() - t0;
-	reap(im, pid);
+	bench_reap(im->name, pid);
 	del_queue(im, id);
 	return t / n;
 }
@@ -207,11 +187,11 @@ static void produce(const struct impl *im, int id, long n, size_t size)
 	memset(m.mtext, 'x', sizeof(m.mtext));
 	close(go_pipe[1]);
 	if (read(go_pipe[0], &c, 1) != 1)
-		child_fail(im, "read");
+		bench_child_fail(im->name, "read");
 	for (long i = 0; i < n; i++) {
 		m.mtype = 1 + (i & 7);
 		if (im->snd(id, &m, size, 0) != 0)
-			child_fail(im, "msgsnd");
+			bench_child_fail(im->name, "msgsnd");
 	}
 }
 
@@ -233,7 +213,7 @@ static double bench_oneway(const struct impl *im, long n, size_t size)
 			die("msgrcv (or wrong message)", im);
 	double t = now_ns() - t0;
 	close(go_pipe[1]);
-	reap(im, pid);
+	bench_reap(im->name, pid);
 	del_queue(im, id);
 	return t / n;
 }

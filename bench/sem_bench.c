@@ -128,26 +128,6 @@ static pid_t spawn(void (*fn)(const struct impl *, int, long), const struct impl
 	return pid;
 }
 
-static void reap(const struct impl *im, pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		die("waitpid", NULL);
-	kid = 0;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "sem_bench: %s child failed (status %#x)\n", im->name, status);
-		remove_root();
-		exit(1);
-	}
-}
-
-static void child_fail(const struct impl *im, const char *what)
-{
-	fprintf(stderr, "sem_bench: %s child %s: %s\n", im->name, what, strerror(errno));
-	_exit(1);
-}
-
 /* One operation on semaphore num; 0 or -1 as semop. */
 static inline int sop(const struct impl *im, int id, unsigned short num, short op, short flg)
 {
@@ -185,9 +165,9 @@ static void pong(const struct impl *im, int id, long n)
 {
 	for (long i = 0; i < n + PP_WARMUP; i++) {
 		if (sop(im, id, 1, -1, 0) != 0)
-			child_fail(im, "semop P(s1)");
+			bench_child_fail(im->name, "semop P(s1)");
 		if (sop(im, id, 0, 1, 0) != 0)
-			child_fail(im, "semop V(s0)");
+			bench_child_fail(im->name, "semop V(s0)");
 	}
 }
 
@@ -207,7 +187,7 @@ static double bench_pingpong(const struct impl *im, long n)
 			die("semop P(s0)", im);
 	}
 	double t = now_ns() - t0;
-	reap(im, pid);
+	bench_reap(im->name, pid);
 	del_set(im, id);
 	return t / n;
 }
@@ -249,7 +229,7 @@ static void contender(const struct impl *im, int id, long n)
 	while (!__atomic_load_n(&shm->go, __ATOMIC_ACQUIRE))
 		sched_yield();
 	if (contend(im, id, n))
-		child_fail(im, "semop");
+		bench_child_fail(im->name, "semop");
 	shm->end_ns = now_ns();
 }
 
@@ -272,7 +252,7 @@ static double bench_contended(const struct impl *im, long n, int pinned)
 	if (contend(im, id, n))
 		die("semop", im);
 	double mine = now_ns();
-	reap(im, pid);
+	bench_reap(im->name, pid);
 	if (pinned && sched_setaffinity(0, sizeof(all_cpus), &all_cpus) != 0)
 		die("sched_setaffinity", NULL);
 	double end = shm->end_ns > mine ? shm->end_ns : mine;

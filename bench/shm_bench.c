@@ -116,12 +116,6 @@ static void die(const char *what, const struct impl *im)
 	bench_fail(im ? im->name : NULL, what);
 }
 
-static void child_fail(const struct impl *im, const char *what)
-{
-	fprintf(stderr, "shm_bench: %s child %s: %s\n", im->name, what, strerror(errno));
-	_exit(1);
-}
-
 /* (a) n times: shmget, shmat, shmdt, shmctl(IPC_RMID). */
 static double bench_cycle(const struct impl *im, long n)
 {
@@ -184,16 +178,16 @@ static void consumer(const struct impl *im, int shmid, int semid, const struct r
 	long slot = 0;
 
 	if (ring == (void *)-1)
-		child_fail(im, "shmat");
+		bench_child_fail(im->name, "shmat");
 	__atomic_store_n(&ctl->ready, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&ctl->go, __ATOMIC_ACQUIRE))
 		sched_yield();
 	for (long i = 0; i < n; i += g->per_slot) {
 		if (sop(im, semid, FULL, -1) != 0)
-			child_fail(im, "semop P(full)");
+			bench_child_fail(im->name, "semop P(full)");
 		memcpy(buf, ring + slot * g->per_slot, sizeof(buf[0]) * g->per_slot);
 		if (sop(im, semid, EMPTY, 1) != 0)
-			child_fail(im, "semop V(empty)");
+			bench_child_fail(im->name, "semop V(empty)");
 		for (int k = 0; k < g->per_slot; k++) {
 			if (buf[k].seq != (uint64_t)(i + k)) {
 				fprintf(stderr, "shm_bench: %s: record %ld arrived as %llu\n",
@@ -208,7 +202,7 @@ static void consumer(const struct impl *im, int shmid, int semid, const struct r
 	ctl->end_ns = now_ns();
 	ctl->sum = sum;
 	if (im->shmdt(ring) != 0)
-		child_fail(im, "shmdt");
+		bench_child_fail(im->name, "shmdt");
 	_exit(0);
 }
 
