@@ -14,7 +14,12 @@
  * root), which the fast paths of msgsnd and semop need.  A check that
  * would fail on a cached value reads it again first (uipc__limit_fresh), so a
  * raised tunable takes effect at once; a lowered one at the next get or ctl
- * call or within 100 ms.  The sem tunables are taken as the kernel takes
+ * call or within 100 ms.  shmget is the exception: it checks shmmax, shmall
+ * and shmmni on cached values too (a program that creates and removes
+ * segments in a loop would spend most of its time reading /proc), so a
+ * lowered shm tunable binds it within 100 ms, or at once after the
+ * process's IPC_INFO or SHM_INFO, which read them.  The sem tunables are
+ * taken as the kernel takes
  * them, negative values included (semopm -1 lets any array through, semmns
  * -1 refuses every new set); semvmx is a constant in Linux (32767) and
  * can only be lowered, per root.
@@ -143,9 +148,11 @@ long long uipc__limit_fresh(enum uipc_limit l)
 {
 	long long v;
 
-	if (set_for_root(l, &v))
-		return v;
-	return read_proc(l);
+	if (!set_for_root(l, &v))
+		v = read_proc(l);
+	uipc__mine[l].value = v;
+	uipc__mine[l].left = 63;
+	return v;
 }
 
 static int lookup(const char *name)

@@ -764,6 +764,7 @@ static long do_msgctl(int msqid, int cmd, struct msqid_ds *buf)
 __attribute__((visibility("default")))
 int uipc_msgget(key_t key, int msgflg)
 {
+	uipc__limits_expire();
 	return (int)ret(uipc__get(&msg_ops, key, msgflg, 0));
 }
 

@@ -138,27 +138,45 @@ static bool overcommitted(uint64_t bytes, int flg)
 	char buf[8] = "0";
 	int fd;
 
-	if ((flg & SHM_NORESERVE_) || sysinfo(&si) < 0)
+	if ((flg & SHM_NORESERVE_) || sysinfo(&si) < 0 ||
+	    bytes / si.mem_unit <= (uint64_t)si.totalram + (uint64_t)si.totalswap)
 		return false;
 	if ((fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC)) >= 0) {
 		if (read(fd, buf, sizeof(buf) - 1) < 0)
 			buf[0] = '0';
 		close(fd);
 	}
-	return buf[0] != '1' &&
-	       bytes / si.mem_unit > (uint64_t)si.totalram + (uint64_t)si.totalswap;
+	return buf[0] != '1';
+}
+
+/*
+ * A shm tunable as shmget checks it: the cached value, read again when
+ * 'refused' says it would refuse the call (limits.c).
+ */
+static unsigned long long shm_limit(enum uipc_limit l, bool (*refused)(unsigned long long v,
+									unsigned long long n),
+				    unsigned long long n)
+{
+	unsigned long long v = (unsigned long long)uipc__limit(l);
+
+	return refused(v, n) ? (unsigned long long)uipc__limit_fresh(l) : v;
+}
+
+static bool above(unsigned long long v, unsigned long long n)
+{
+	return n > v;
 }
 
 /* Linux's newseg checks, in its order (huge pages aside: uipc_shmget). */
 static long shm_new_size(long arg, int flg)
 {
 	unsigned long long size = (unsigned long)arg, n = pages(size);
-	unsigned long long shmall = (unsigned long long)uipc__limit_fresh(LIM_SHMALL);
+	unsigned long long shmall = shm_limit(LIM_SHMALL, above, n);
 	struct totals t = { 0, 0 };
 	int in_use;
 
-	if (size < (unsigned long long)uipc__limit_fresh(LIM_SHMMIN) ||
-	    size > (unsigned long long)uipc__limit_fresh(LIM_SHMMAX))
+	if (size < (unsigned long long)uipc__limit(LIM_SHMMIN) ||
+	    size > shm_limit(LIM_SHMMAX, above, size))
 		return -EINVAL;
 	if (n * PAGE < size)	/* the rounding overflowed */
 		return -ENOSPC;
@@ -167,7 +185,7 @@ static long shm_new_size(long arg, int flg)
 	/* Only count when the limit can bind: it costs a look at every segment. */
 	if (shmall < (1ull << 40)) {
 		uipc__for_each(&shm_ops, add_totals, &t, &in_use);
-		if (t.pages + n > shmall)
+		if (t.pages + n > shm_limit(LIM_SHMALL, above, t.pages + n))
 			return -ENOSPC;
 	}
 	if (size > (unsigned long long)LLONG_MAX)	/* a file too large */

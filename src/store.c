@@ -764,7 +764,7 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 		      struct uipc_obj *o)
 {
 	struct ns_kind *k = &ns->kinds[ops->kind];
-	long long mni = uipc__limit_fresh(ops->mni);
+	long long mni = uipc__limit(ops->mni);
 	/* Reduced, as anyone may have written the namespace file. */
 	uint64_t next = atomic_load(&k->next_idx), seq = atomic_load(&k->seq) % IPC_SEQ_MAX;
 	int64_t in_use = atomic_load(&k->in_use), window;
@@ -773,6 +773,7 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 	int round, i, slot, id, old, err;
 
 	if (in_use < 0 || in_use >= mni) {
+		mni = uipc__limit_fresh(ops->mni);
 		in_use = count_slots(ops);
 		atomic_store(&k->in_use, in_use);
 		if (in_use >= mni)
@@ -926,7 +927,6 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 	struct handle *h;
 	int id, err, tries;
 
-	uipc__limits_expire();
 	if (!atomic_load_explicit(&root_ok, memory_order_relaxed)) {
 		if ((err = ensure_root()) < 0)
 			return err == -EACCES ? err : -ENOSPC;
