@@ -2,7 +2,9 @@
  * check.c - uipc check [--repair]: verify every object of the namespace,
  * and make what can be made whole again whole.
  *
- * For each kind, every object file <kind>.<id> in the root:
+ * For each kind, every object file <kind>.<id> in the root (<kind>.<slot>
+ * for a kind whose files are recycled, obj_ops.by_slot: FREE files wait
+ * for the next object of their slot, and that kind has no slot names):
  *   - it must be a file uipc made: a regular file of the header's size with
  *     the magic, version, kind and id of its name, a data file, and a header
  *     the kind accepts (ops->validate).  Damaged: with repair the object is
@@ -171,6 +173,10 @@ static void check_object(const struct obj_ops *ops, int id, struct walk *w)
 			remove_damaged(ops, id, -1);
 		return;
 	}
+	/* A by_slot kind's file is named by slot: the id is the header's. */
+	if (ops->by_slot && pread(fd, &o, sizeof(o), 0) == (ssize_t)sizeof(o) && o.id >= 0 &&
+	    id_slot(o.id) == id)
+		log->id = id = o.id;
 	if ((damage = file_damage(ops, id, fd, &o))) {
 		log->problems += uipc__check_say(log, "%s%s", damage,
 						 log->repair ? ": removed" : "");
@@ -192,6 +198,9 @@ static void check_object(const struct obj_ops *ops, int id, struct walk *w)
 		}
 		if ((h = uipc__open_id(ops, id, true, &err)))	/* settles */
 			uipc__handle_unref(h);
+	} else if (atomic_load(&o.state) == OBJ_FREE && ops->by_slot) {
+		close(fd);	/* files waiting for the next object of the slot */
+		return;
 	} else if (atomic_load(&o.state) == OBJ_REMOVED) {
 		log->problems += uipc__check_say(log, "removed, but its files are still there%s",
 						 log->repair ? ": unlinked" : "");
@@ -302,7 +311,9 @@ static void check_name(const struct obj_ops *ops, const char *name, struct check
 	snprintf(path, sizeof(path), "%s/names/%s", uipc_root(), name);
 	id = uipc__read_id(path);
 	stale = !peek(ops, id, &o) || atomic_load(&o.state) == OBJ_REMOVED ||
-		(is_key ? (long long)(unsigned)o.key != which : id_slot(id) != which);
+		atomic_load(&o.state) == OBJ_FREE ||
+		(is_key ? (long long)(unsigned)o.key != which :
+			  ops->by_slot || id_slot(id) != which);
 	if (!stale)
 		return;
 	log->id = id;
@@ -325,7 +336,7 @@ static void check_names_of(const struct obj_ops *ops, int id, struct check_log *
 	log->id = id;
 	snprintf(idbuf, sizeof(idbuf), "%d", id);
 	uipc__slot_name(path, sizeof(path), ops, id_slot(id));
-	if (uipc__read_id(path) != id) {
+	if (!ops->by_slot && uipc__read_id(path) != id) {
 		log->problems += uipc__check_say(log, "its slot name is missing%s",
 						 log->repair ? ": made again" : "");
 		if (log->repair)
@@ -347,6 +358,7 @@ static void check_kind(const struct obj_ops *ops, struct check_log *log)
 	char path[PATH_MAX];
 	struct ns_file *ns = uipc__ns();
 	struct walk w = { log, 0 };
+	uint32_t state;
 	struct dirent *d;
 	int id, n = 0, max = 0, i;
 	int *ids = NULL, *more;
@@ -376,7 +388,7 @@ static void check_kind(const struct obj_ops *ops, struct check_log *log)
 		closedir(dir);
 	}
 	for (i = 0; i < n; i++)
-		check_names_of(ops, ids[i], log);
+		check_names_of(ops, ops->by_slot ? uipc__slot_id(ops, ids[i], &state) : ids[i], log);
 	free(ids);
 	log->id = -1;
 	if (ns && atomic_load(&ns->kinds[ops->kind].in_use) != w.live) {

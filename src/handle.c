@@ -79,11 +79,14 @@ struct handle *uipc__handle_new(int kind, int id, ino_t ino, char *base, size_t 
 	h->id = id;
 	h->kind = kind;
 	h->ino = ino;
+	h->data_ino = 0;
 	h->old = NULL;
 	h->writable = writable;
 	h->undo_pid = 0;
 	h->undo_index = 0;
 	h->pinned = false;
+	h->free_bytes = -1;
+	h->free_mode = 0;
 	atomic_store(&h->base, base);
 	atomic_store(&h->len, len);
 	atomic_store(&h->rc, (atomic_load(&h->rc) >> 32) << 32 | 1);
@@ -183,6 +186,18 @@ void uipc__handle_install(struct handle *h)
 	}
 }
 
+/* The handle the cache holds for a slot, with a reference, or NULL. */
+struct handle *uipc__handle_of_slot(int kind, int slot)
+{
+	uint64_t w = atomic_load_explicit(&cache[kind][slot], memory_order_acquire);
+	struct handle *h;
+
+	if (!w)
+		return NULL;
+	h = handle_at((uint32_t)w - 1);
+	return handle_ref(h, w >> 32) ? h : NULL;
+}
+
 /* A read-write handle for id, from the cache or opened; one reference. */
 static struct handle *handle_lookup(const struct obj_ops *ops, int id, int *err)
 {
@@ -193,10 +208,11 @@ static struct handle *handle_lookup(const struct obj_ops *ops, int id, int *err)
 	if (likely(w)) {
 		h = handle_at((uint32_t)w - 1);
 		if (likely(handle_ref(h, w >> 32))) {
-			if (likely(h->id == id &&
+			if (likely(hobj(h)->id == id &&
 				   atomic_load_explicit(&hobj(h)->state, memory_order_relaxed) == OBJ_LIVE))
 				return h;
-			if (atomic_load(&hobj(h)->state) != OBJ_LIVE &&
+			/* Files waiting to be recycled stay (slot_files.c). */
+			if (atomic_load(&hobj(h)->state) == OBJ_REMOVED &&
 			    atomic_compare_exchange_strong(c, &w, 0))
 				uipc__handle_unref(h);	/* the cache's */
 			uipc__handle_unref(h);

@@ -61,12 +61,13 @@ enum uipc_kind { KIND_MSG, KIND_SEM, KIND_SHM, KIND_COUNT };
 
 /* ---- the shared header of every object file ---- */
 #define UIPC_MAGIC 0x63706975u		/* "uipc" */
-#define UIPC_VERSION 3
+#define UIPC_VERSION 4
 
 enum obj_state {
 	OBJ_CREATING = 1,	/* linked under its slot name, not yet visible */
 	OBJ_LIVE = 2,
 	OBJ_REMOVED = 3,	/* IPC_RMID done: waiters see EIDRM */
+	OBJ_FREE = 4,		/* recycled files (obj_ops.by_slot) waiting for an object */
 };
 
 /*
@@ -231,6 +232,7 @@ struct handle {
 	int id;
 	int kind;
 	ino_t ino;			/* the header's inode, to tell it from a successor */
+	ino_t data_ino;			/* the data file's, if mapped */
 	bool writable;			/* false: header mapped read-only, no data */
 	_Atomic(char *) base;
 	_Atomic size_t len;
@@ -242,6 +244,13 @@ struct handle {
 	pid_t undo_pid;			/* the process that looked it up */
 	uint32_t undo_index;
 	bool pinned;			/* never unmapped (see uipc__handle_pin) */
+	/*
+	 * obj_ops.by_slot: this process made the object OBJ_FREE and found its
+	 * files its own alone: its data file's size, and the files' mode;
+	 * -1: it may not recycle them without looking (store.c).
+	 */
+	long long free_bytes;
+	unsigned free_mode;
 };
 
 static inline struct uipc_obj *hobj(struct handle *h)
@@ -255,7 +264,16 @@ struct obj_ops {
 	const char *prefix;		/* file name prefix: "msg" */
 	enum uipc_limit mni;		/* limit on the number of objects */
 	size_t hdr_bytes;		/* size of the header file (page multiple) */
-	bool header_only;		/* handles map the header, not the data */
+	/*
+	 * Handles map the header and at most this much of the data (0: all of
+	 * it); a larger data file is not mapped (h->data_ino 0).
+	 */
+	size_t view_max;
+	/*
+	 * Files named by slot, not id (<prefix>.<slot>, no slot name): removed
+	 * objects' files are recycled (store.c).
+	 */
+	bool by_slot;
 	/*
 	 * Size of a new object's files (header and data); may fail with
 	 * -EINVAL (e.g. nsems), -ENOSPC, -ENOMEM.  flg: the get call's flags.
@@ -279,7 +297,38 @@ struct obj_ops {
 	int (*check)(struct handle *h, struct check_log *log);
 };
 
+/*
+ * Opening a file of the namespace, which anyone may have replaced by a FIFO
+ * (O_NONBLOCK: never wait for a writer) or a symbolic link (O_NOFOLLOW).
+ */
+#define OBJ_OPEN (O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
 #define MAX_OBJ_SIZE ((uint64_t)LLONG_MAX)	/* the largest file uipc opens */
+/*
+ * An object being made (store.c): what its get call asked for, and its
+ * fresh files once made (a by_slot kind may recycle a slot's files instead).
+ */
+struct newobj {
+	key_t key;
+	int flg;
+	long arg;
+	long size;			/* bytes of header and data */
+	int hfd, dfd;			/* fresh O_TMPFILE files, or -1 */
+	struct uipc_obj *o;		/* their mapping, or NULL */
+	size_t mapped;
+	bool recycled;			/* the object lives in recycled files */
+};
+HIDDEN int uipc__make_fresh(const struct obj_ops *ops, struct newobj *n);
+HIDDEN void uipc__init_header(const struct obj_ops *ops, struct uipc_obj *o,
+			      const struct newobj *n);
+HIDDEN int uipc__link_files(const struct obj_ops *ops, int id, int hfd, int dfd);
+/* slot_files.c */
+HIDDEN int uipc__take_slot_file(const struct obj_ops *ops, int slot, int id, struct newobj *n,
+				bool reclaim);
+HIDDEN void uipc__slot_free(struct handle *h, const struct obj_ops *ops);
+HIDDEN void uipc__slot_unlink(const struct obj_ops *ops, struct handle *h);
+HIDDEN int uipc__slot_id(const struct obj_ops *ops, int slot, uint32_t *state);
+HIDDEN void uipc__slot_reap(const struct obj_ops *ops, int slot);
+HIDDEN unsigned uipc__data_mode(const struct obj_ops *ops, unsigned mode);
 HIDDEN int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg);
 HIDDEN struct handle *uipc__open_id(const struct obj_ops *ops, int id, bool allow_ro, int *err);
 HIDDEN int uipc__handle_ensure(struct handle *h, size_t need);
@@ -323,6 +372,9 @@ HIDDEN int uipc__check(bool repair, void *out);
 HIDDEN bool uipc__holder_died(pthread_mutex_t *m);
 
 /* ---- handle.c: the process's handles and their cache ---- */
+HIDDEN char *uipc__map_view(int hfd, int dfd, size_t hsize, size_t dsize, bool hdr_rw);
+struct obj_ops;
+HIDDEN size_t uipc__view_size(const struct obj_ops *ops, long long dsize);
 HIDDEN struct handle *uipc__handle_new(int kind, int id, ino_t ino, char *base, size_t len,
 				       bool writable);
 HIDDEN struct handle *uipc__handle_get_slow(const struct obj_ops *ops, int id, int *err);
@@ -355,7 +407,8 @@ static inline struct handle *uipc__handle_get(const struct obj_ops *ops, int id,
 	struct handle *h = e->h;
 
 	if (likely(id >= 0 && h && e->id == id && e->kind == (int)ops->kind) &&
-	    likely(atomic_load_explicit(&hobj(h)->state, memory_order_relaxed) == OBJ_LIVE)) {
+	    likely(atomic_load_explicit(&hobj(h)->state, memory_order_relaxed) == OBJ_LIVE &&
+		   hobj(h)->id == id)) {
 		e->busy++;
 		return h;
 	}
@@ -374,6 +427,7 @@ static inline void uipc__handle_put(struct handle *h)
 }
 HIDDEN void uipc__handle_install(struct handle *h);
 HIDDEN void uipc__handle_retire(struct handle *h);
+HIDDEN struct handle *uipc__handle_of_slot(int kind, int slot);
 HIDDEN void uipc__handle_pin(struct handle *h);
 HIDDEN int uipc__handle_swap_view(struct handle *h, char *base, size_t len);
 HIDDEN int64_t uipc__now(void);
@@ -392,7 +446,7 @@ static inline bool bad_user_ptr(const void *p, size_t len)
 /* ---- proc.c: processes by pid and start time ---- */
 HIDDEN uint64_t uipc__self_start(void);
 HIDDEN bool uipc__process_alive(uint64_t pid, uint64_t start);
-HIDDEN int uipc__maps_of(pid_t pid, ino_t ino, bool at_zero);
+HIDDEN int uipc__maps_of(pid_t pid, ino_t ino, long long at);
 
 /* ---- uaccess.c: the caller's memory, with EFAULT ---- */
 HIDDEN int uipc__copy_in_slow(void *dst, const void *src, size_t len);

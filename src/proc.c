@@ -97,7 +97,7 @@ bool uipc__process_alive(uint64_t pid, uint64_t start)
 }
 
 /* Count the mappings of inode 'ino' in one maps file; -1 if unreadable. */
-static int count_maps(const char *path, ino_t ino, bool at_zero)
+static int count_maps(const char *path, ino_t ino, long long at)
 {
 	char line[512], *p;
 	int n = 0, field;
@@ -109,7 +109,7 @@ static int count_maps(const char *path, ino_t ino, bool at_zero)
 		/* address perms offset dev inode path */
 		p = strchr(line, ' ');
 		p = p ? strchr(p + 1, ' ') : NULL;	/* the offset */
-		if (!p || (at_zero && strtoull(p + 1, NULL, 16) != 0))
+		if (!p || (at >= 0 && strtoull(p + 1, NULL, 16) != (unsigned long long)at))
 			continue;
 		for (field = 2; p && field < 4; field++)
 			p = strchr(p + 1, ' ');
@@ -122,12 +122,12 @@ static int count_maps(const char *path, ino_t ino, bool at_zero)
 
 /*
  * How many mappings of the file with inode 'ino' process 'pid' has (only
- * those that start at offset 0 when 'at_zero'), 0 if there is no such
+ * those that start at file offset 'at' if it is not -1), 0 if there is no such
  * process, -1 if its maps cannot be read.  The maps are the process's, read
  * through any of its threads: a thread group leader that ended while other
  * threads run shows none of its own.
  */
-int uipc__maps_of(pid_t pid, ino_t ino, bool at_zero)
+int uipc__maps_of(pid_t pid, ino_t ino, long long at)
 {
 	char path[96];
 	struct dirent *d;
@@ -135,7 +135,7 @@ int uipc__maps_of(pid_t pid, ino_t ino, bool at_zero)
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	best = count_maps(path, ino, at_zero);
+	best = count_maps(path, ino, at);
 	if (best != 0)
 		return best;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -145,7 +145,7 @@ int uipc__maps_of(pid_t pid, ino_t ino, bool at_zero)
 		if (d->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/maps", (int)pid, d->d_name);
-		if ((n = count_maps(path, ino, at_zero)) > best)
+		if ((n = count_maps(path, ino, at)) > best)
 			best = n;
 	}
 	closedir(dir);

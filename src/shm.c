@@ -6,9 +6,11 @@
  * object header, the shmid_ds fields, the attach records) and the data file,
  * whose pages are the segment: shmat maps the data file MAP_SHARED, so two
  * attachments, in one process or in two, are the same memory.  Handles map
- * the header only (obj_ops.header_only): the memory of a removed segment is
- * freed when its last attachment goes, not when every process that looked
- * at it forgets it.
+ * both files, and an attach at an address of the system's choice is a copy
+ * of the handle's mapping of the pages (attach_view): no file is opened.
+ * The files are named by slot and recycled (slot_files.c): the memory of a
+ * removed segment is freed when its last attachment goes (punched), whoever
+ * still maps the files.
  *
  * shm_nattch:  each process that attached the segment has an attach record
  * (pid and start time, proc.c) counting its attachments, and a thread of it
@@ -87,6 +89,14 @@ struct shm_seg {
 };
 
 #define HDR_BYTES ((sizeof(struct shm_seg) + 4095) & ~(size_t)4095)
+/*
+ * The segment's pages start one page into the data file: attachments map it
+ * from there, handles' views from offset 0, so that /proc/PID/maps tells
+ * the ones from the others (reap).
+ */
+#define DATA_AT PAGE
+/* Larger segments are not in handles' views: they attach through their file. */
+#define VIEW_MAX (64ul << 20)
 
 static const struct obj_ops shm_ops;
 
@@ -122,7 +132,7 @@ static void add_totals(struct uipc_obj *o, void *arg)
 
 	t->pages += pages(((struct shm_seg *)o)->segsz);
 	/* Resident: the pages the data file has (tmpfs allocates on use). */
-	snprintf(path, sizeof(path), "%s/shm.%d.data", uipc_root(), o->id);
+	uipc__data_path(path, sizeof(path), &shm_ops, o->id);
 	if (stat(path, &st) == 0)
 		t->rss += (uint64_t)st.st_blocks * 512 / PAGE;
 }
@@ -134,12 +144,16 @@ static void add_totals(struct uipc_obj *o, void *arg)
  */
 static bool overcommitted(uint64_t bytes, int flg)
 {
+	static _Atomic uint64_t ram;	/* bytes of memory: it does not change */
 	struct sysinfo si;
 	char buf[8] = "0";
 	int fd;
 
-	if ((flg & SHM_NORESERVE_) || sysinfo(&si) < 0 ||
-	    bytes / si.mem_unit <= (uint64_t)si.totalram + (uint64_t)si.totalswap)
+	if ((flg & SHM_NORESERVE_) || bytes <= atomic_load_explicit(&ram, memory_order_relaxed) ||
+	    sysinfo(&si) < 0)
+		return false;
+	atomic_store_explicit(&ram, (uint64_t)si.totalram * si.mem_unit, memory_order_relaxed);
+	if (bytes / si.mem_unit <= (uint64_t)si.totalram + (uint64_t)si.totalswap)
 		return false;
 	if ((fd = open("/proc/sys/vm/overcommit_memory", O_RDONLY | O_CLOEXEC)) >= 0) {
 		if (read(fd, buf, sizeof(buf) - 1) < 0)
@@ -193,11 +207,16 @@ static long shm_new_size(long arg, int flg)
 	if (overcommitted(n * PAGE, flg))
 		return -ENOMEM;
 	/* The last page may not fit in a file: mapping that much fails anyway. */
-	if (n * PAGE > (unsigned long long)LLONG_MAX - HDR_BYTES)
+	if (n * PAGE > (unsigned long long)LLONG_MAX - HDR_BYTES - DATA_AT)
 		return (long)(LLONG_MAX & ~(PAGE - 1));
-	return (long)(HDR_BYTES + n * PAGE);
+	return (long)(HDR_BYTES + DATA_AT + n * PAGE);
 }
 
+/*
+ * A new segment, in fresh files or in recycled ones (slot_files.c): the
+ * attach records stay, with their counts 0 (a segment goes only once its
+ * nattch is 0), as each is the lock of a live process's thread.
+ */
 static int shm_init(struct uipc_obj *o, long arg)
 {
 	struct shm_seg *s = (struct shm_seg *)o;
@@ -205,6 +224,8 @@ static int shm_init(struct uipc_obj *o, long arg)
 	o->hdr_size = sizeof(*s);
 	s->segsz = (unsigned long)arg;
 	s->cpid = (uint64_t)uipc__pid();
+	s->atime = s->dtime = s->lpid = 0;
+	s->flags = s->locker = 0;
 	return 0;
 }
 
@@ -236,7 +257,8 @@ static const struct obj_ops shm_ops = {
 	.prefix = "shm",
 	.mni = LIM_SHMMNI,
 	.hdr_bytes = HDR_BYTES,
-	.header_only = true,
+	.by_slot = true,
+	.view_max = VIEW_MAX,
 	.new_size = shm_new_size,
 	.init = shm_init,
 	.more_checks = shm_more_checks,
@@ -317,7 +339,7 @@ static void check_record(struct shm_seg *s, struct attach_rec *r)
 	if (e == EINVAL || !uipc__process_alive(r->pid, r->start)) {
 		set_count(s, r, 0, r->pid);
 	} else {
-		maps = uipc__maps_of((pid_t)r->pid, (ino_t)s->data_ino, true);
+		maps = uipc__maps_of((pid_t)r->pid, (ino_t)s->data_ino, (long long)DATA_AT);
 		if (maps >= 0 && (uint64_t)maps < r->count)
 			set_count(s, r, (uint64_t)maps, r->pid);
 		if (r->state == R_LIVE) {
@@ -375,7 +397,7 @@ static int shm_check(struct handle *h, struct check_log *log)
 
 	uipc__data_path(path, sizeof(path), &shm_ops, h->id);
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < pages(s->segsz) * PAGE) {
+	    (uint64_t)st.st_size < DATA_AT + pages(s->segsz) * PAGE) {
 		uipc__check_say(log, "its memory (%s) is missing or shorter than the segment", path);
 		return -1;
 	}
@@ -712,6 +734,23 @@ static void change_count(int id, enum count_change how)
 
 /* ---- shmat, shmdt ---- */
 
+/*
+ * The usual attach, read-write at an address of the system's choice: a
+ * second mapping of the pages the handle's view maps (mremap with old size
+ * 0), with no file to open.  (A read-only attach may not be made writable
+ * with mprotect, as on Linux: it maps the file opened read-only.)
+ * MAP_FAILED if the view does not reach that far (a larger segment, or the
+ * data file grew since it was mapped) or on failure.
+ */
+static void *attach_view(struct handle *h, size_t size)
+{
+	char *base = atomic_load(&h->base);
+
+	if (!h->data_ino || atomic_load(&h->len) < HDR_BYTES + DATA_AT + size)
+		return MAP_FAILED;
+	return mremap(base + HDR_BYTES + DATA_AT, 0, size, MREMAP_MAYMOVE);
+}
+
 /* Attach: 0 and the address in *out (which may be 0), or -errno. */
 static long do_shmat(int shmid, const void *shmaddr, int shmflg, void **out)
 {
@@ -789,7 +828,14 @@ static long do_shmat(int shmid, const void *shmaddr, int shmflg, void **out)
 		err = (flags & MAP_FIXED_NOREPLACE) && addr + segsz < addr ? -EINVAL : -ENOMEM;
 		goto undo;
 	}
-	snprintf(path, sizeof(path), "%s/shm.%d.data", uipc_root(), shmid);
+	if (!shmaddr && !(shmflg & (SHM_EXEC | SHM_RDONLY)) && !(seg_flags & SEG_HUGE) &&
+	    (p = attach_view(h, size)) != MAP_FAILED) {
+		if (!s->data_ino)
+			s->data_ino = (uint64_t)h->data_ino;
+		err = 0;
+		goto mapped;
+	}
+	uipc__data_path(path, sizeof(path), &shm_ops, shmid);
 	/* Huge pages are mapped at huge page boundaries (Linux): reserve one. */
 	if (!addr && (seg_flags & SEG_HUGE) && (p = mmap(NULL, size + HUGE_ALIGN, PROT_NONE,
 				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) != MAP_FAILED) {
@@ -800,9 +846,11 @@ static long do_shmat(int shmid, const void *shmaddr, int shmflg, void **out)
 	}
 	fd = open(path, oflags | O_CLOEXEC | O_NOFOLLOW);
 	err = fd < 0 ? (errno == ENOENT ? -EIDRM : -EACCES) : 0;
-	if (fd >= 0 && fstat(fd, &st) == 0) {
-		s->data_ino = (uint64_t)st.st_ino;
-		p = mmap((void *)addr, size, prot, flags, fd, 0);
+	/* The data file of a slot keeps its inode while it is recycled. */
+	if (fd >= 0 && (s->data_ino || fstat(fd, &st) == 0)) {
+		if (!s->data_ino)
+			s->data_ino = (uint64_t)st.st_ino;
+		p = mmap((void *)addr, size, prot, flags, fd, DATA_AT);
 		if (p == MAP_FAILED)
 			err = errno == EEXIST ? -EINVAL : -errno;	/* in the way: EINVAL */
 	} else if (fd >= 0) {
@@ -810,6 +858,7 @@ static long do_shmat(int shmid, const void *shmaddr, int shmflg, void **out)
 	}
 	if (fd >= 0)
 		close(fd);
+mapped:
 	/* SHM_REMAP replaced whole attachments: they are detached. */
 	while (p != MAP_FAILED && (shmflg & SHM_REMAP) && forget_within((uintptr_t)p, size, &old))
 		change_count(old.id, DETACHED);

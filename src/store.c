@@ -56,12 +56,7 @@
 
 #define NS_MAGIC 0x736e7075u
 #define DEFAULT_ROOT "/dev/shm/uipc"
-/*
- * Opening a file of the namespace, which anyone may have replaced by a FIFO
- * (O_NONBLOCK: never wait for a writer) or a symbolic link (O_NOFOLLOW).
- * What is not a regular file is then refused by file_size_of().
- */
-#define OBJ_OPEN (O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW)
+/* Files opened with OBJ_OPEN that are not regular are refused by file_size_of(). */
 
 static const char *root_path;
 /* ensure_root() succeeded once: a root removed later is made again by create(). */
@@ -94,9 +89,15 @@ const char *uipc_root(void)
 	return r;
 }
 
+/* The number in an object's file names: its id, or (by_slot) its slot. */
+static int file_number(const struct obj_ops *ops, int id)
+{
+	return ops->by_slot ? id_slot(id) : id;
+}
+
 void uipc__obj_path(char *buf, size_t n, const struct obj_ops *ops, int id)
 {
-	snprintf(buf, n, "%s/%s.%d", uipc_root(), ops->prefix, id);
+	snprintf(buf, n, "%s/%s.%d", uipc_root(), ops->prefix, file_number(ops, id));
 }
 
 void uipc__slot_name(char *buf, size_t n, const struct obj_ops *ops, int slot)
@@ -242,7 +243,7 @@ static int validate(const struct obj_ops *ops, struct uipc_obj *o, size_t len, i
 {
 	if (len < sizeof(*o) || o->magic != UIPC_MAGIC || o->version != UIPC_VERSION ||
 	    o->kind != ops->kind || o->id != id ||
-	    (!ops->header_only && atomic_load(&o->size) > len))
+	    atomic_load(&o->size) > len)
 		return -EINVAL;
 	return ops->validate(o, len);
 }
@@ -258,8 +259,20 @@ static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o, bo
 	char path[PATH_MAX];
 	uint32_t state = atomic_load(&o->state);
 
+	int e = 0;
+
 	if (state != OBJ_CREATING || flock(fd, LOCK_EX | LOCK_NB) < 0)
 		return state;
+	/* A recycler (by_slot) makes the object under its lock, not its flock. */
+	if (ops->by_slot && can_write) {
+		e = uipc__robust_ok(&o->lock) ? pthread_mutex_trylock(&o->lock) : EINVAL;
+		if (e == EBUSY) {
+			flock(fd, LOCK_UN);
+			return OBJ_CREATING;
+		}
+		if (e == EOWNERDEAD)
+			pthread_mutex_consistent(&o->lock);
+	}
 	state = atomic_load(&o->state);
 	if (state == OBJ_CREATING && !can_write) {
 		state = OBJ_REMOVED;
@@ -273,6 +286,8 @@ static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o, bo
 		}
 		atomic_store(&o->state, state);
 	}
+	if (ops->by_slot && can_write && (e == 0 || e == EOWNERDEAD))
+		pthread_mutex_unlock(&o->lock);
 	flock(fd, LOCK_UN);
 	return state;
 }
@@ -286,7 +301,13 @@ static uint32_t settle(const struct obj_ops *ops, int fd, struct uipc_obj *o, bo
  * read-only view maps the header only (writable if hdr_rw: a header whose
  * data file is missing, which settle() may have to remove).
  */
-static char *map_view(int hfd, int dfd, size_t hsize, size_t dsize, bool hdr_rw)
+/* How much of a data file of 'dsize' bytes a handle maps (obj_ops.view_max). */
+size_t uipc__view_size(const struct obj_ops *ops, long long dsize)
+{
+	return dsize <= 0 || (ops->view_max && (uint64_t)dsize > ops->view_max) ? 0 : (size_t)dsize;
+}
+
+char *uipc__map_view(int hfd, int dfd, size_t hsize, size_t dsize, bool hdr_rw)
 {
 	size_t len = hsize + (dfd >= 0 ? dsize : 0);
 	int prot = dfd >= 0 || hdr_rw ? PROT_READ | PROT_WRITE : PROT_READ;
@@ -311,7 +332,7 @@ static char *map_view(int hfd, int dfd, size_t hsize, size_t dsize, bool hdr_rw)
 
 void uipc__data_path(char *buf, size_t n, const struct obj_ops *ops, int id)
 {
-	snprintf(buf, n, "%s/%s.%d.data", uipc_root(), ops->prefix, id);
+	snprintf(buf, n, "%s/%s.%d.data", uipc_root(), ops->prefix, file_number(ops, id));
 }
 
 /* Size of a regular file, or -1 if it is not one of sane size. */
@@ -340,7 +361,8 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	size_t hsize = ops->hdr_bytes;
 	uint32_t state;
 	int hfd, dfd = -1, e, tries = 0;
-	ino_t ino = 0;
+	ino_t ino = 0, dino = 0;
+	size_t vsize;
 	bool rw;
 	char *base;
 
@@ -362,16 +384,15 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	if (rw) {
 		uipc__data_path(path, sizeof(path), ops, want_id);
 		dfd = open(path, O_RDWR | OBJ_OPEN);
-		if (dfd >= 0 && (dsize = file_size_of(dfd, NULL)) < 0)
+		if (dfd >= 0 && (dsize = file_size_of(dfd, &dino)) < 0)
 			goto out_close;
 	}
 	if (dfd < 0 && !allow_ro) {	/* closed to the caller, or missing */
 		*err = rw && errno == EACCES ? -EACCES : -EINVAL;
 		goto out_close;
 	}
-	if (ops->header_only)
-		dsize = 0;
-	base = map_view(hfd, dfd, hsize, (size_t)dsize, rw);
+	vsize = uipc__view_size(ops, dsize);
+	base = uipc__map_view(hfd, dfd, hsize, vsize, rw);
 	if (!base) {
 		*err = -ENOMEM;
 		goto out_close;
@@ -389,8 +410,10 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	}
 	if (state != OBJ_LIVE)
 		goto out_unmap;
-	h = uipc__handle_new(ops->kind, want_id, ino, base, hsize + (dfd >= 0 ? (size_t)dsize : 0),
+	h = uipc__handle_new(ops->kind, want_id, ino, base, hsize + (dfd >= 0 ? vsize : 0),
 			     dfd >= 0);
+	if (h)
+		h->data_ino = vsize ? dino : 0;
 	if (!h) {
 		*err = -ENOMEM;
 		goto out_unmap;
@@ -401,7 +424,7 @@ struct handle *uipc__open_id(const struct obj_ops *ops, int want_id, bool allow_
 	*err = 0;
 	return h;
 out_unmap:
-	munmap(base, hsize + (dfd >= 0 ? (size_t)dsize : 0));
+	munmap(base, hsize + (dfd >= 0 ? vsize : 0));
 out_close:
 	close(hfd);
 	if (dfd >= 0)
@@ -410,15 +433,36 @@ out_close:
 }
 
 /*
+ * The id of the object in a slot, by its slot name, or for a by_slot kind
+ * from its header; -1 with errno if there is none.  A by_slot slot's
+ * leftover files (REMOVED, or a dead creator's) are reaped on the way.
+ */
+static int id_in_slot(const struct obj_ops *ops, int slot)
+{
+	char path[PATH_MAX];
+	uint32_t state;
+	int id;
+
+	if (!ops->by_slot) {
+		uipc__slot_name(path, sizeof(path), ops, slot);
+		return uipc__read_id(path);
+	}
+	id = uipc__slot_id(ops, slot, &state);
+	if (id >= 0 && state == OBJ_LIVE)
+		return id;
+	if (id >= 0 && state != OBJ_FREE)
+		uipc__slot_reap(ops, slot);
+	errno = id >= 0 ? ENOENT : errno;
+	return -1;
+}
+
+/*
  * The object in a slot (MSG_STAT), by its slot name, or by id.  These
  * handles may be read-only (h->writable false): for reading the header.
  */
 struct handle *uipc__handle_by_slot(const struct obj_ops *ops, int slot, int *err)
 {
-	char path[PATH_MAX];
-
-	uipc__slot_name(path, sizeof(path), ops, slot);
-	return uipc__open_id(ops, uipc__read_id(path), true, err);
+	return uipc__open_id(ops, id_in_slot(ops, slot), true, err);
 }
 
 struct handle *uipc__handle_read(const struct obj_ops *ops, int id, int *err)
@@ -515,7 +559,7 @@ int uipc__handle_ensure(struct handle *h, size_t need)
 	    ino != h->ino || (dsize = file_size_of(dfd, NULL)) < 0 ||
 	    ops->hdr_bytes + (size_t)dsize < need)
 		goto out_close;
-	base = map_view(hfd, dfd, ops->hdr_bytes, (size_t)dsize, true);
+	base = uipc__map_view(hfd, dfd, ops->hdr_bytes, (size_t)dsize, true);
 	err = base ? uipc__handle_swap_view(h, base, ops->hdr_bytes + (size_t)dsize) : -ENOMEM;
 out_close:
 	if (hfd >= 0)
@@ -555,17 +599,20 @@ int uipc__set_file_mode(struct handle *h)
 	struct stat st;
 	int fd;
 
+	const struct obj_ops *ops = uipc__ops((enum uipc_kind)h->kind);
 	unsigned mode = uipc__file_mode(&hobj(h)->perm);
 
 	/* Only the files' owner (the creator) or root may: see README. */
-	uipc__obj_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), h->id);
+	uipc__obj_path(path, sizeof(path), ops, h->id);
 	fd = open(path, O_RDONLY | OBJ_OPEN);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) == 0 && st.st_ino == h->ino) {
 		fchmod(fd, mode | 0444);
-		uipc__data_path(path, sizeof(path), uipc__ops((enum uipc_kind)h->kind), h->id);
-		chmod(path, mode);
+		uipc__data_path(path, sizeof(path), ops, h->id);
+		/* The mark of a data file that was ever open to others stays. */
+		if (stat(path, &st) == 0)
+			chmod(path, uipc__data_mode(ops, mode) | (st.st_mode & S_ISVTX));
 	}
 	close(fd);
 	return 0;
@@ -648,7 +695,7 @@ void uipc__commit_forget_key(struct handle *h, const struct obj_ops *ops, struct
 	uipc__txn_commit(o, t);
 	if (key != IPC_PRIVATE) {
 		uipc__key_name(path, sizeof(path), ops, key);
-		uipc__unlink_name(path, h->id);
+		uipc__unlink_name(path, o->id);
 	}
 }
 
@@ -666,8 +713,10 @@ void uipc__unlink_names(const struct obj_ops *ops, int id, key_t key, int fd)
 		uipc__key_name(path, sizeof(path), ops, key);
 		uipc__unlink_name(path, id);
 	}
-	uipc__slot_name(path, sizeof(path), ops, id_slot(id));
-	uipc__unlink_name(path, id);
+	if (!ops->by_slot) {
+		uipc__slot_name(path, sizeof(path), ops, id_slot(id));
+		uipc__unlink_name(path, id);
+	}
 	uipc__obj_path(path, sizeof(path), ops, id);
 	/* The data first: a header left behind is still found (reap_removed). */
 	if (fd < 0 || (fstat(fd, &st) == 0 && stat(path, &cur) == 0 && st.st_ino == cur.st_ino)) {
@@ -680,29 +729,24 @@ void uipc__unlink_names(const struct obj_ops *ops, int id, key_t key, int fd)
 	}
 }
 
-/*
- * Claim a slot for the new object in O_TMPFILE 'fd' and link it under its
- * id.  Slots are tried cyclically from the one after the last created; a
- * second round reclaims slots whose names are stale.  Returns the id.
- */
 /* The number of objects of a kind, counted from the slot names. */
 static int64_t count_slots(const struct obj_ops *ops)
 {
-	int64_t n = 0;
 	int in_use;
 
 	uipc__for_each(ops, NULL, NULL, &in_use);
-	n = in_use;
-	return n;
+	return in_use;
 }
 
 /*
  * Link a new object's header, then its data file, as object 'id'.  The
  * header first: a creator that dies between the two leaves a CREATING
  * header, which the next lookup of its slot settles (removes), and not a
- * data file that nothing would ever find.
+ * data file that nothing would ever find.  A by_slot kind's header name is
+ * its slot's claim: -EBUSY if it exists; a data file found without a
+ * header was left by a remover that died, and goes.
  */
-static int link_files(const struct obj_ops *ops, int id, int hfd, int dfd)
+int uipc__link_files(const struct obj_ops *ops, int id, int hfd, int dfd)
 {
 	char path[PATH_MAX];
 	int err;
@@ -710,10 +754,13 @@ static int link_files(const struct obj_ops *ops, int id, int hfd, int dfd)
 	uipc__obj_path(path, sizeof(path), ops, id);
 	FAULT_STEP();
 	if ((err = link_tmpfile(hfd, path)) < 0)
-		return err;
+		return ops->by_slot && err == -EEXIST ? -EBUSY : err;
 	uipc__data_path(path, sizeof(path), ops, id);
 	FAULT_STEP();
-	if ((err = link_tmpfile(dfd, path)) < 0) {
+	err = link_tmpfile(dfd, path);
+	if (err == -EEXIST && ops->by_slot && unlink(path) == 0)
+		err = link_tmpfile(dfd, path);
+	if (err < 0) {
 		uipc__obj_path(path, sizeof(path), ops, id);
 		unlink(path);
 	}
@@ -728,25 +775,62 @@ static int link_files(const struct obj_ops *ops, int id, int hfd, int dfd)
  * put there by someone else: they are unlinked if they can be.  On failure
  * the slot name goes again; -EEXIST: try another slot.
  */
-static int link_claimed(const struct obj_ops *ops, const char *slot_path, int id, int hfd, int dfd,
-			struct uipc_obj *o)
+static int link_claimed(const struct obj_ops *ops, const char *slot_path, int id,
+			struct newobj *n)
 {
 	char path[PATH_MAX];
 	int err;
 
-	o->id = id;
-	err = link_files(ops, id, hfd, dfd);
+	n->o->id = id;
+	err = uipc__link_files(ops, id, n->hfd, n->dfd);
 
 	if (err == -EEXIST) {
 		uipc__data_path(path, sizeof(path), ops, id);
 		unlink(path);
 		uipc__obj_path(path, sizeof(path), ops, id);
 		unlink(path);
-		err = link_files(ops, id, hfd, dfd);
+		err = uipc__link_files(ops, id, n->hfd, n->dfd);
 	}
 	if (err < 0)
 		uipc__unlink_name(slot_path, id);
 	return err;
+}
+
+/*
+ * Take 'slot' for object 'id' with a slot name (symlink kinds): 0, -EBUSY
+ * if the slot is taken, or another error.  The second round reclaims slots
+ * whose names are stale.
+ */
+static int take_named_slot(const struct obj_ops *ops, int slot, int id, struct newobj *n,
+			   int round)
+{
+	char path[PATH_MAX], idbuf[16];
+	struct handle *h;
+	int old, err;
+
+	uipc__slot_name(path, sizeof(path), ops, slot);
+	snprintf(idbuf, sizeof(idbuf), "%d", id);
+	FAULT_STEP();
+	if (symlink(idbuf, path) == 0) {
+		err = link_claimed(ops, path, id, n);
+		return err == -EEXIST ? -EBUSY : err;	/* files no one can remove */
+	}
+	if (errno != EEXIST)
+		return -ENOSPC;
+	if (round == 0 || (old = uipc__read_id(path)) < 0)
+		return -EBUSY;
+	h = uipc__open_id(ops, old, true, &err);
+	if (h) {
+		uipc__handle_unref(h);
+		return -EBUSY;
+	}
+	if (err != -EINVAL)	/* not stale: the object is there */
+		return -EBUSY;
+	uipc__unlink_name(path, old);
+	if (symlink(idbuf, path) < 0)
+		return -EBUSY;
+	err = link_claimed(ops, path, id, n);
+	return err == -EEXIST ? -EBUSY : err;
 }
 
 /*
@@ -756,21 +840,22 @@ static int link_claimed(const struct obj_ops *ops, const char *slot_path, int id
  * and a slot at or before the last one bumps the sequence number.  The
  * number of objects is kept in the namespace file and counted again from
  * the names when it says the limit is reached (a process killed between a
- * change and its count leaves it off by one).
+ * change and its count leaves it off by one).  A by_slot kind may find
+ * every slot of that window taken by recycled files it may not use
+ * (another user's): it looks beyond, up to the last slot.
+ * Returns the id; n->recycled tells a slot whose files were recycled (the
+ * object is live: slot_files.c) from one where n's fresh files were linked.
  */
 #define IPC_MIN_CYCLE 64
 
-static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, int dfd,
-		      struct uipc_obj *o)
+static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, struct newobj *n)
 {
 	struct ns_kind *k = &ns->kinds[ops->kind];
 	long long mni = uipc__limit(ops->mni);
 	/* Reduced, as anyone may have written the namespace file. */
 	uint64_t next = atomic_load(&k->next_idx), seq = atomic_load(&k->seq) % IPC_SEQ_MAX;
 	int64_t in_use = atomic_load(&k->in_use), window;
-	char path[PATH_MAX], idbuf[16];
-	struct handle *h;
-	int round, i, slot, id, old, err;
+	int round, i, slot, id, err, last;
 
 	if (in_use < 0 || in_use >= mni) {
 		mni = uipc__limit_fresh(ops->mni);
@@ -784,37 +869,20 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, int hfd, in
 		window = IPC_SLOTS;
 	if (next > (uint64_t)window)
 		next = (uint64_t)window;
-	for (round = 0; round < 2; round++) {
-		for (i = 0; i < window; i++) {
-			slot = (int)((next + (uint64_t)i) % (uint64_t)window);
+	last = ops->by_slot ? 3 : 2;
+	for (round = 0; round < last; round++) {
+		for (i = 0; i < (round < 2 ? window : IPC_SLOTS - window); i++) {
+			slot = round < 2 ? (int)((next + (uint64_t)i) % (uint64_t)window) :
+					   (int)window + i;
 			/* Wrapping around bumps the sequence, as idr_alloc_cyclic. */
 			id = (int)(((uint64_t)slot < next ? (seq + 1) % IPC_SEQ_MAX : seq) *
 				   IPC_SLOTS + (uint64_t)slot);
-			uipc__slot_name(path, sizeof(path), ops, slot);
-			snprintf(idbuf, sizeof(idbuf), "%d", id);
-			FAULT_STEP();
-			if (symlink(idbuf, path) == 0) {
-				if ((err = link_claimed(ops, path, id, hfd, dfd, o)) == 0)
-					goto claimed;
-				if (err != -EEXIST)
-					return err;
-				continue;	/* files no one can remove: next slot */
-			}
-			if (errno != EEXIST)
-				return -ENOSPC;
-			if (round == 0 || (old = uipc__read_id(path)) < 0)
-				continue;
-			h = uipc__open_id(ops, old, true, &err);
-			if (h) {
-				uipc__handle_unref(h);
-				continue;
-			}
-			if (err == -EINVAL) {	/* stale: the object is gone */
-				uipc__unlink_name(path, old);
-				if (symlink(idbuf, path) == 0 &&
-				    (err = link_claimed(ops, path, id, hfd, dfd, o)) == 0)
-					goto claimed;
-			}
+			err = ops->by_slot ? uipc__take_slot_file(ops, slot, id, n, round > 0) :
+					     take_named_slot(ops, slot, id, n, round);
+			if (err == 0)
+				goto claimed;
+			if (err != -EBUSY)
+				return err;
 		}
 	}
 	return -ENOSPC;
@@ -827,61 +895,92 @@ claimed:
 	return id;
 }
 
-static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
+/* Fill the common header of a new object (its id comes with its slot). */
+void uipc__init_header(const struct obj_ops *ops, struct uipc_obj *o, const struct newobj *n)
 {
 	const struct creds *c = uipc__creds();
-	char path[PATH_MAX], idbuf[32];
-	struct ns_file *ns = uipc__ns();
-	size_t hsize = ops->hdr_bytes, mapped;
-	long size = ops->new_size(arg, flg);
-	struct uipc_obj *o;
-	struct handle *h;
-	struct stat st;
-	int hfd, dfd, id, err;
-	unsigned mode;
 
-	if (size < 0)
-		return (int)size;
-	if (!ns)
-		return -ENOSPC;
-	hfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (hfd < 0 && errno == ENOENT && ensure_root() == 0)	/* the root was removed */
-		hfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (hfd < 0)
-		return errno == EACCES ? -EACCES : -ENOSPC;
-	dfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	err = -ENOSPC;
-	if (dfd < 0)
-		goto out_close;
-	flock(hfd, LOCK_EX);
-	err = -ENOMEM;
-	if (ftruncate(hfd, (off_t)hsize) < 0 || ftruncate(dfd, size - (off_t)hsize) < 0)
-		goto out_close;
-	mapped = ops->header_only ? hsize : (size_t)size;
-	o = (struct uipc_obj *)map_view(hfd, dfd, hsize, mapped - hsize, true);
-	if (!o)
-		goto out_close;
 	o->magic = UIPC_MAGIC;
 	o->version = UIPC_VERSION;
 	o->kind = (uint16_t)ops->kind;
-	atomic_store(&o->state, OBJ_CREATING);
-	o->key = key;
-	o->size = (uint64_t)size;
-	o->perm = (struct uipc_perm){ c->euid, c->egid, c->euid, c->egid, (unsigned)flg & 0777 };
+	o->key = n->key;
+	o->size = (uint64_t)n->size;
+	o->perm = (struct uipc_perm){ c->euid, c->egid, c->euid, c->egid, (unsigned)n->flg & 0777 };
 	o->ctime = (uint64_t)uipc__now();
+}
+
+/*
+ * Build the new object in fresh O_TMPFILE files (n->hfd, n->dfd, mapped at
+ * n->o), CREATING and held under flock() by its creator.
+ */
+int uipc__make_fresh(const struct obj_ops *ops, struct newobj *n)
+{
+	size_t hsize = ops->hdr_bytes;
+	struct uipc_obj *o;
+	unsigned mode;
+	int err;
+
+	n->hfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (n->hfd < 0 && errno == ENOENT && ensure_root() == 0)	/* the root was removed */
+		n->hfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (n->hfd < 0)
+		return errno == EACCES ? -EACCES : -ENOSPC;
+	n->dfd = open(uipc_root(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (n->dfd < 0)
+		return -ENOSPC;
+	flock(n->hfd, LOCK_EX);
+	if (ftruncate(n->hfd, (off_t)hsize) < 0 || ftruncate(n->dfd, n->size - (off_t)hsize) < 0)
+		return -ENOMEM;
+	n->mapped = hsize + uipc__view_size(ops, n->size - (long)hsize);
+	o = (struct uipc_obj *)uipc__map_view(n->hfd, n->dfd, hsize, n->mapped - hsize, true);
+	if (!o)
+		return -ENOMEM;
+	n->o = o;
+	uipc__init_header(ops, o, n);
+	atomic_store(&o->state, OBJ_CREATING);
 	err = uipc__robust_init(&o->lock);
 	if (!err)
-		err = ops->init(o, arg);
+		err = ops->init(o, n->arg);
 	if (err)
-		goto out_unmap;
+		return err;
 	mode = uipc__file_mode(&o->perm);
-	fchmod(hfd, mode | 0444);
-	fchmod(dfd, mode);
-	id = claim_slot(ops, ns, hfd, dfd, o);
-	if (id < 0) {
-		err = id;
-		goto out_unmap;
-	}
+	fchmod(n->hfd, mode | 0444);
+	fchmod(n->dfd, uipc__data_mode(ops, mode));
+	return 0;
+}
+
+/* Let go of n's fresh files, if any. */
+static void drop_fresh(struct newobj *n)
+{
+	if (n->o)
+		munmap(n->o, n->mapped);
+	if (n->hfd >= 0)
+		close(n->hfd);
+	if (n->dfd >= 0)
+		close(n->dfd);
+}
+
+static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
+{
+	struct newobj n = { key, flg, arg, ops->new_size(arg, flg), -1, -1, NULL, 0, false };
+	char path[PATH_MAX], idbuf[32];
+	struct ns_file *ns = uipc__ns();
+	struct uipc_obj *o;
+	struct handle *h;
+	struct stat st;
+	int id, err;
+
+	if (n.size < 0)
+		return (int)n.size;
+	if (!ns)
+		return -ENOSPC;
+	/* A by_slot kind makes fresh files only for a slot that has none. */
+	if (!ops->by_slot && (err = uipc__make_fresh(ops, &n)) < 0)
+		goto out;
+	id = claim_slot(ops, ns, &n);
+	if ((err = id) < 0 || n.recycled)
+		goto out;
+	o = n.o;
 	if (key != IPC_PRIVATE) {
 		uipc__key_name(path, sizeof(path), ops, key);
 		snprintf(idbuf, sizeof(idbuf), "%d", id);
@@ -890,32 +989,26 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 			/* Lost the race for the key: undo, the caller looks again. */
 			err = errno == EEXIST ? -EEXIST : -ENOSPC;
 			atomic_store(&o->state, OBJ_REMOVED);
-			uipc__unlink_names(ops, id, IPC_PRIVATE, hfd);
+			uipc__unlink_names(ops, id, IPC_PRIVATE, n.hfd);
 			atomic_fetch_sub(&ns->kinds[ops->kind].in_use, 1);
-			goto out_unmap;
+			goto out;
 		}
 	}
 	FAULT_STEP();
 	atomic_store(&o->state, OBJ_LIVE);
-	flock(hfd, LOCK_UN);
+	flock(n.hfd, LOCK_UN);
 	/* The creator's mapping becomes its handle, as uipc__open_id's would. */
-	h = fstat(hfd, &st) == 0 ?
-		    uipc__handle_new(ops->kind, id, st.st_ino, (char *)o, mapped, true) : NULL;
-	close(hfd);
-	close(dfd);
-	if (!h) {
-		munmap(o, mapped);
-		return id;
+	h = fstat(n.hfd, &st) == 0 ?
+		    uipc__handle_new(ops->kind, id, st.st_ino, (char *)o, n.mapped, true) : NULL;
+	if (h) {
+		n.o = NULL;
+		if (n.mapped > ops->hdr_bytes && fstat(n.dfd, &st) == 0)
+			h->data_ino = st.st_ino;
+		uipc__handle_install(h);
+		uipc__handle_unref(h);
 	}
-	uipc__handle_install(h);
-	uipc__handle_unref(h);
-	return id;
-out_unmap:
-	munmap(o, mapped);
-out_close:
-	close(hfd);
-	if (dfd >= 0)
-		close(dfd);
+out:
+	drop_fresh(&n);
 	return err;
 }
 
@@ -980,6 +1073,8 @@ int uipc__get(const struct obj_ops *ops, key_t key, int flg, long arg)
 int uipc__remove(struct handle *h, const struct obj_ops *ops)
 {
 	struct uipc_obj *o = hobj(h);
+	int id = o->id;
+	key_t key = o->key;
 	char path[PATH_MAX];
 	struct stat st;
 
@@ -992,22 +1087,33 @@ int uipc__remove(struct handle *h, const struct obj_ops *ops)
 	ops->wake_all(o);
 	FAULT_STEP();
 	atomic_store(&o->state, OBJ_REMOVED);
-	uipc__unlock(h);
-	uipc__obj_path(path, sizeof(path), ops, h->id);
-	if (stat(path, &st) == 0 && st.st_ino == h->ino) {
-		uipc__unlink_names(ops, h->id, o->key, -1);
-		FAULT_STEP();
-		if (uipc__ns())
-			atomic_fetch_sub(&uipc__ns()->kinds[ops->kind].in_use, 1);
+	if (ops->by_slot) {
+		uipc__slot_free(h, ops);	/* FREE, or unlinked */
+		uipc__unlock(h);
+		if (key != IPC_PRIVATE) {
+			uipc__key_name(path, sizeof(path), ops, key);
+			uipc__unlink_name(path, id);
+		}
+	} else {
+		uipc__unlock(h);
+		uipc__obj_path(path, sizeof(path), ops, id);
+		if (stat(path, &st) < 0 || st.st_ino != h->ino)
+			goto out;
+		uipc__unlink_names(ops, id, key, -1);
 	}
-	uipc__handle_retire(h);
+	FAULT_STEP();
+	if (uipc__ns())
+		atomic_fetch_sub(&uipc__ns()->kinds[ops->kind].in_use, 1);
+out:
+	if (atomic_load(&o->state) != OBJ_FREE)
+		uipc__handle_retire(h);
 	return 0;
 }
 
 /*
  * Unlink the files of removed objects that their remover could not unlink
  * (it did not own them): the creator's own processes, or root, do it when
- * they walk the namespace.
+ * they walk the namespace.  (By_slot kinds: id_in_slot.)
  */
 static void reap_removed(const struct obj_ops *ops)
 {
@@ -1043,11 +1149,32 @@ static void reap_removed(const struct obj_ops *ops)
 	closedir(dir);
 }
 
+/* Unlink the names a remover of this kind moved aside and left (it died). */
+static void reap_aside(const struct obj_ops *ops)
+{
+	size_t plen = strlen(ops->prefix);
+	char path[PATH_MAX];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/names", uipc_root());
+	if (!(dir = opendir(path)))
+		return;
+	while ((d = readdir(dir))) {
+		if (strncmp(d->d_name, ops->prefix, plen) || !uipc__aside_name_dead(d->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/names/%s", uipc_root(), d->d_name);
+		unlink(path);
+	}
+	closedir(dir);
+}
+
 /*
  * Walk the objects of a kind: call fn on each live one (unlocked; fn reads
  * racily, as the kernel's MSG_INFO reads counters).  Returns the highest slot
  * in use, or -1; *in_use gets the number of objects.  Stale slot names are
- * unlinked on the way.
+ * unlinked on the way.  The slots are the slot names in names/, or for a
+ * by_slot kind the header files in the root.
  */
 int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, void *arg), void *arg,
 		   int *in_use)
@@ -1061,28 +1188,24 @@ int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, voi
 	DIR *dir;
 
 	*in_use = 0;
-	snprintf(path, sizeof(path), "%s/names", uipc_root());
+	snprintf(path, sizeof(path), "%s%s", uipc_root(), ops->by_slot ? "" : "/names");
 	dir = opendir(path);
 	if (!dir)
 		return -1;
 	while ((d = readdir(dir))) {
 		if (strncmp(d->d_name, ops->prefix, plen))
 			continue;
-		if (uipc__aside_name_dead(d->d_name)) {
-			snprintf(path, sizeof(path), "%s/names/%s", uipc_root(), d->d_name);
-			unlink(path);
-			continue;
-		}
 		if (d->d_name[plen] != '.')
 			continue;
 		slot = (int)strtol(d->d_name + plen + 1, &end, 10);
-		if (*end || slot < 0 || slot >= IPC_SLOTS)
+		if (*end || end == d->d_name + plen + 1 || slot < 0 || slot >= IPC_SLOTS)
 			continue;
-		uipc__slot_name(path, sizeof(path), ops, slot);
-		id = uipc__read_id(path);
+		id = id_in_slot(ops, slot);
 		h = uipc__open_id(ops, id, true, &err);
-		if (!h && err == -EINVAL && id >= 0)
+		if (!h && err == -EINVAL && id >= 0 && !ops->by_slot) {
+			uipc__slot_name(path, sizeof(path), ops, slot);
 			uipc__unlink_name(path, id);
+		}
 		if (!h && err != -EACCES)
 			continue;
 		if (slot > max)
@@ -1095,6 +1218,8 @@ int uipc__for_each(const struct obj_ops *ops, void (*fn)(struct uipc_obj *o, voi
 		}
 	}
 	closedir(dir);
-	reap_removed(ops);
+	reap_aside(ops);
+	if (!ops->by_slot)
+		reap_removed(ops);
 	return max;
 }

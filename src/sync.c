@@ -213,7 +213,7 @@ static bool lock_wedged(struct handle *h, pthread_mutex_t *m)
 		return true;
 	if (kill(tid, 0) < 0 && errno == ESRCH)
 		return true;
-	return uipc__maps_of(tid, h->ino, false) <= 0;
+	return uipc__maps_of(tid, h->ino, -1) <= 0;
 }
 
 #define WEDGED_AFTER_S 3

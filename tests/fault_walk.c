@@ -44,11 +44,13 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -727,8 +729,38 @@ static void remove_all(void)
 }
 
 /*
- * Nothing left: no object counted, no file but the namespace, no name.
- * What is left is reported, then removed: the next run starts clean.
+ * Is root file 'name' one of a segment slot's recycled files (shm.<slot> or
+ * shm.<slot>.data, src/slot_files.c): a header in state FREE (its state is
+ * the 32-bit word at byte 8, after magic, version and kind) whose data file
+ * holds no memory?
+ */
+static bool free_slot_file(const char *dirpath, const char *name)
+{
+	char path[4400], *end;
+	uint32_t state = 0;
+	struct stat st;
+	long slot;
+	int fd;
+
+	if (strncmp(name, "shm.", 4))
+		return false;
+	slot = strtol(name + 4, &end, 10);
+	if (end == name + 4 || (*end && strcmp(end, ".data")))
+		return false;
+	snprintf(path, sizeof(path), "%s/shm.%ld", dirpath, slot);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return false;
+	if (pread(fd, &state, sizeof(state), 8) != (ssize_t)sizeof(state))
+		state = 0;
+	close(fd);
+	snprintf(path, sizeof(path), "%s/shm.%ld.data", dirpath, slot);
+	return state == 4 && stat(path, &st) == 0 && st.st_blocks == 0;
+}
+
+/*
+ * Nothing left: no object counted, no file but the namespace and segment
+ * slots' recycled files, no name.  What is left is reported, then removed:
+ * the next run starts clean.
  */
 static void root_is_clean(void)
 {
@@ -745,7 +777,8 @@ static void root_is_clean(void)
 		must((dir = opendir(dirpath)) != NULL, "opendir of the root");
 		while ((d = readdir(dir))) {
 			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") ||
-			    (!pass && (!strcmp(d->d_name, "namespace") || !strcmp(d->d_name, "names"))))
+			    (!pass && (!strcmp(d->d_name, "namespace") || !strcmp(d->d_name, "names") ||
+				       free_slot_file(dirpath, d->d_name))))
 				continue;
 			BAD("left in the root: %s%s", pass ? "names/" : "", d->d_name);
 			snprintf(path, sizeof(path), "%s/%s", dirpath, d->d_name);
@@ -1461,6 +1494,30 @@ static void setup_seg(void)
 	must(m >= 0, "shmget");
 }
 
+/*
+ * The next segment goes to a slot whose files wait to be recycled
+ * (src/slot_files.c): segments are made and removed until slot 0 was taken
+ * and the last of the kernel's window of 64 slots, 63, too.
+ */
+static void setup_seg_recycled(void)
+{
+	bool seen0 = false;
+	int id;
+
+	do {
+		id = uipc_shmget(IPC_PRIVATE, SEG_SIZE, IPC_CREAT | 0600);
+		must(id >= 0 && uipc_shmctl(id, IPC_RMID, NULL) == 0, "shmget and IPC_RMID");
+		seen0 = seen0 || id % 32768 == 0;
+	} while (!seen0 || id % 32768 != 63);
+}
+
+/* A segment others may open: its files are never recycled, removal unlinks them. */
+static void setup_seg_shared(void)
+{
+	m = uipc_shmget(KEY, SEG_SIZE, IPC_CREAT | IPC_EXCL | 0666);
+	must(m >= 0, "shmget");
+}
+
 static void setup_seg_attached(void)
 {
 	setup_seg();
@@ -1695,6 +1752,10 @@ static const struct scenario scenarios[] = {
 
 	{ "shmget IPC_PRIVATE", setup_none, NULL, op_get_private, NULL, check_get_private,
 	  .kind = K_SHM },
+	{ "shmget IPC_PRIVATE in recycled files", setup_seg_recycled, NULL, op_get_private, NULL,
+	  check_get_private, .kind = K_SHM },
+	{ "shmget key in recycled files", setup_seg_recycled, NULL, op_get_key, NULL,
+	  check_get_key, .kind = K_SHM },
 	{ "shmget key IPC_CREAT|IPC_EXCL", setup_none, NULL, op_get_key, NULL, check_get_key,
 	  .kind = K_SHM },
 	{ "shmat, the process's first (new record)", setup_seg_attached, NULL, op_attach, NULL,
@@ -1709,6 +1770,8 @@ static const struct scenario scenarios[] = {
 	{ "shmctl IPC_RMID, attached (deferred)", setup_seg_attached, NULL, op_shm_rm, NULL,
 	  check_rm_attached, .kind = K_SHM, .key = KEY },
 	{ "shmctl IPC_RMID", setup_keyed, NULL, op_rm, NULL, check_rm, .kind = K_SHM },
+	{ "shmctl IPC_RMID, open to others (files unlinked)", setup_seg_shared, NULL, op_rm, NULL,
+	  check_rm, .kind = K_SHM },
 	{ "shmctl SHM_LOCK", setup_seg, NULL, op_shm_lock, NULL, check_shm_lock, .kind = K_SHM },
 	{ "shmctl IPC_SET", setup_seg, NULL, op_shm_set, NULL, check_shm_set, .kind = K_SHM },
 };

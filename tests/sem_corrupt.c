@@ -165,7 +165,7 @@ union semun {
 /* ---- the layout of a set's files: a copy of src/sem.c's and src/internal.h's ---- */
 
 #define M_MAGIC 0x63706975u
-#define M_VERSION 3
+#define M_VERSION 4
 #define M_KIND_SEM 1
 #define M_SLEEPERS 128
 #define M_SLOT_SOPS 32

@@ -1,0 +1,245 @@
+/*
+ * shm_recycle.c - segments' files are recycled (src/slot_files.c), and
+ * recycling never shows one segment's memory to another or to another user.
+ *
+ * - a segment made in recycled files is zero-filled, whatever its size and
+ *   whatever the last one wrote (the files really are recycled: the inodes
+ *   stay);
+ * - the id of a removed segment stays invalid (EINVAL) once its slot holds
+ *   a newer segment;
+ * - removal frees the memory at once (the data file holds no block), also
+ *   at the last detach of a segment removed while attached;
+ * - the files of a segment whose mode let others in (at its creation or by
+ *   IPC_SET, even if narrowed again) are unlinked, never recycled;
+ * - another user's creator passes a slot holding this user's free files by,
+ *   and leaves them as they are.
+ * Run as root (the last case changes user; it is skipped otherwise).
+ */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "uipc.h"
+#include "t.h"
+
+#define SLOTS 32768
+#define WINDOW 64		/* the kernel's cycle of slots with few objects */
+#define PAGE 4096
+
+static int slot_of(int id)
+{
+	return id % SLOTS;
+}
+
+/* The inode of root file shm.<slot>[suffix], or 0 if there is none. */
+static ino_t slot_file(int slot, const char *suffix, struct stat *out)
+{
+	char path[4200];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/shm.%d%s", uipc_root(), slot, suffix);
+	if (stat(path, &st) < 0)
+		return 0;
+	if (out)
+		*out = st;
+	return st.st_ino;
+}
+
+/* A new segment of 'size', attached: its bytes must all be 0; then filled. */
+static int new_filled(size_t size, int mode)
+{
+	int id = uipc_shmget(IPC_PRIVATE, size, IPC_CREAT | mode);
+	unsigned char *p;
+	size_t i, nonzero = 0;
+
+	if (id < 0) {
+		T_FAIL("shmget(%zu): %s", size, strerror(errno));
+		return -1;
+	}
+	p = uipc_shmat(id, NULL, 0);
+	if (p == (void *)-1) {
+		T_FAIL("shmat(%d): %s", id, strerror(errno));
+		return id;
+	}
+	for (i = 0; i < size; i++)
+		nonzero += p[i] != 0;
+	if (nonzero)
+		T_FAIL("segment %d (slot %d) of %zu bytes: %zu bytes not 0", id, slot_of(id), size,
+		       nonzero);
+	memset(p, 0xa5, size);
+	CHECK_EQ(uipc_shmdt(p), 0);
+	return id;
+}
+
+static void recycled_zeroed(void)
+{
+	static const size_t sizes[] = { PAGE, 3 * PAGE, 2 * PAGE, 5 * PAGE + 1 };
+	ino_t first[WINDOW] = { 0 };
+	int i, id, recycled = 0;
+
+	t_case("recycled_zeroed");
+	for (i = 0; i < 3 * WINDOW; i++) {
+		id = new_filled(sizes[i % 4], 0600);
+		if (id < 0)
+			break;
+		if (slot_of(id) < WINDOW) {
+			if (!first[slot_of(id)])
+				first[slot_of(id)] = slot_file(slot_of(id), ".data", NULL);
+			else
+				recycled += slot_file(slot_of(id), ".data", NULL) ==
+					    first[slot_of(id)];
+		}
+		CHECK_EQ(uipc_shmctl(id, IPC_RMID, NULL), 0);
+	}
+	/* Two rounds of the window came back to files made in the first. */
+	CHECK(recycled >= WINDOW);
+	t_done();
+}
+
+static void stale_id(void)
+{
+	int old, id, n = 0;
+	struct shmid_ds ds;
+
+	t_case("stale_id");
+	old = uipc_shmget(IPC_PRIVATE, PAGE, IPC_CREAT | 0600);
+	CHECK(old >= 0);
+	CHECK_EQ(uipc_shmctl(old, IPC_RMID, NULL), 0);
+	do {	/* until the slot holds a new segment */
+		id = uipc_shmget(IPC_PRIVATE, PAGE, IPC_CREAT | 0600);
+		if (slot_of(id) != slot_of(old))
+			CHECK_EQ(uipc_shmctl(id, IPC_RMID, NULL), 0);
+	} while (id >= 0 && slot_of(id) != slot_of(old) && ++n < 4 * WINDOW);
+	CHECK_EQ(slot_of(id), slot_of(old));
+	CHECK(id != old);
+	CHECK_ERR(uipc_shmat(old, NULL, 0), EINVAL);
+	CHECK_ERR(uipc_shmctl(old, IPC_STAT, &ds), EINVAL);
+	CHECK_ERR(uipc_shmctl(old, IPC_RMID, NULL), EINVAL);
+	CHECK_EQ(uipc_shmctl(id, IPC_STAT, &ds), 0);
+	CHECK_EQ(ds.shm_segsz, PAGE);
+	CHECK_EQ(uipc_shmctl(id, IPC_RMID, NULL), 0);
+	t_done();
+}
+
+/* Touch every page of a fresh segment of 'size'; returns the id. */
+static int touched(size_t size, char **at)
+{
+	int id = uipc_shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
+
+	*at = id >= 0 ? uipc_shmat(id, NULL, 0) : (void *)-1;
+	if (*at == (void *)-1) {
+		T_FAIL("shmget and shmat: %s", strerror(errno));
+		return -1;
+	}
+	memset(*at, 1, size);
+	return id;
+}
+
+static void memory_freed(void)
+{
+	struct stat st;
+	char *p;
+	int id;
+
+	t_case("memory_freed");
+	id = touched(1 << 20, &p);
+	if (id >= 0) {
+		CHECK(slot_file(slot_of(id), ".data", &st) && st.st_blocks >= (1 << 20) / 512);
+		CHECK_EQ(uipc_shmdt(p), 0);
+		CHECK_EQ(uipc_shmctl(id, IPC_RMID, NULL), 0);
+		CHECK(slot_file(slot_of(id), ".data", &st));
+		CHECK_EQ(st.st_blocks, 0);
+	}
+	/* Removed while attached: freed at the last detach. */
+	id = touched(1 << 20, &p);
+	if (id >= 0) {
+		CHECK_EQ(uipc_shmctl(id, IPC_RMID, NULL), 0);
+		CHECK(slot_file(slot_of(id), ".data", &st) && st.st_blocks >= (1 << 20) / 512);
+		CHECK_EQ(uipc_shmdt(p), 0);
+		CHECK(slot_file(slot_of(id), ".data", &st));
+		CHECK_EQ(st.st_blocks, 0);
+	}
+	t_done();
+}
+
+static void shared_not_recycled(void)
+{
+	struct shmid_ds ds;
+	struct stat st;
+	int id;
+
+	t_case("shared_not_recycled");
+	id = new_filled(PAGE, 0644);
+	CHECK(slot_file(slot_of(id), ".data", &st) && (st.st_mode & S_ISVTX));
+	CHECK_EQ(uipc_shmctl(id, IPC_RMID, NULL), 0);
+	CHECK_EQ(slot_file(slot_of(id), "", NULL), 0);
+	CHECK_EQ(slot_file(slot_of(id), ".data", NULL), 0);
+
+	/* Opened to the group by IPC_SET, then closed again: still not recycled. */
+	id = new_filled(PAGE, 0600);
+	CHECK(slot_file(slot_of(id), ".data", &st) && !(st.st_mode & S_ISVTX));
+	CHECK_EQ(uipc_shmctl(id, IPC_STAT, &ds), 0);
+	ds.shm_perm.mode = 0660;
+	CHECK_EQ(uipc_shmctl(id, IPC_SET, &ds), 0);
+	CHECK(slot_file(slot_of(id), ".data", &st) && (st.st_mode & S_ISVTX));
+	ds.shm_perm.mode = 0600;
+	CHECK_EQ(uipc_shmctl(id, IPC_SET, &ds), 0);
+	CHECK(slot_file(slot_of(id), ".data", &st) && (st.st_mode & 07777) == (S_ISVTX | 0600));
+	CHECK_EQ(uipc_shmctl(id, IPC_RMID, NULL), 0);
+	CHECK_EQ(slot_file(slot_of(id), "", NULL), 0);
+	CHECK_EQ(slot_file(slot_of(id), ".data", NULL), 0);
+	t_done();
+}
+
+/*
+ * Root frees a slot's files; a process of user 1000 then makes a window's
+ * worth of segments: none in that slot, whose files stay root's, unchanged.
+ */
+static void other_user_passes_by(void)
+{
+	struct stat before, after;
+	int id, slot, status, i;
+	pid_t pid;
+
+	t_case("other_user_passes_by");
+	id = new_filled(PAGE, 0600);
+	slot = slot_of(id);
+	CHECK_EQ(uipc_shmctl(id, IPC_RMID, NULL), 0);
+	CHECK(slot_file(slot, ".data", &before) && before.st_uid == 0);
+	pid = fork();
+	if (pid == 0) {
+		int ids[WINDOW + 1], bad = 0;
+
+		if (setgid(1000) || setuid(1000))
+			_exit(2);
+		for (i = 0; i <= WINDOW; i++) {
+			ids[i] = uipc_shmget(IPC_PRIVATE, PAGE, IPC_CREAT | 0600);
+			bad += ids[i] < 0 || slot_of(ids[i]) == slot;
+		}
+		for (i = 0; i <= WINDOW; i++)
+			bad += ids[i] >= 0 && uipc_shmctl(ids[i], IPC_RMID, NULL) != 0;
+		_exit(bad ? 1 : 0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(slot_file(slot, ".data", &after));
+	CHECK_EQ(after.st_ino, before.st_ino);
+	CHECK_EQ(after.st_uid, 0);
+	CHECK_EQ(after.st_blocks, 0);
+	t_done();
+}
+
+int main(void)
+{
+	recycled_zeroed();
+	stale_id();
+	memory_freed();
+	shared_not_recycled();
+	if (geteuid() == 0)
+		other_user_passes_by();
+	return t_exit();
+}
