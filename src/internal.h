@@ -251,6 +251,7 @@ struct handle {
 	 */
 	long long free_bytes;
 	unsigned free_mode;
+	uid_t free_uid;			/* the euid that freed them */
 };
 
 static inline struct uipc_obj *hobj(struct handle *h)

@@ -505,14 +505,23 @@ static struct attach_rec *own_record(struct handle *h, int *err)
 	return r;
 }
 
-/* Lock the segment and settle the records of the dead. */
-static int seg_lock(struct handle *h)
+/*
+ * Lock segment 'id' and settle the records of the dead.  -EIDRM if its
+ * files hold another segment now (removed meanwhile, and recycled:
+ * slot_files.c).
+ */
+static int seg_lock(struct handle *h, int id)
 {
 	int err = uipc__lock(h);
 
-	if (!err)
-		reap(hseg(h));
-	return err;
+	if (err)
+		return err;
+	if (hobj(h)->id != id) {
+		uipc__unlock(h);
+		return -EIDRM;
+	}
+	reap(hseg(h));
+	return 0;
 }
 
 /* An attached segment marked SHM_DEST goes with its last attachment. */
@@ -709,7 +718,7 @@ static void change_count(int id, enum count_change how)
 
 	if (!(h = uipc__handle_get(&shm_ops, id, &e)))
 		return;
-	if (!seg_lock(h)) {
+	if (!seg_lock(h, id)) {
 		s = hseg(h);
 		if ((r = own_record(h, &e))) {
 			if (how == DETACHED || how == UNDO_ATTACH) {
@@ -805,7 +814,7 @@ static long do_shmat(int shmid, const void *shmaddr, int shmflg, void **out)
 	err = -EACCES;
 	if (uipc__ipcperms(c, &hobj(h)->perm, acc) || !h->writable)
 		goto out_put;
-	if ((err = seg_lock(h)))
+	if ((err = seg_lock(h, shmid)))
 		goto out_put;
 	s = hseg(h);
 	err = -EIDRM;
@@ -919,7 +928,7 @@ static long shmctl_info(int cmd, void *buf)
 
 static long shmctl_stat(int shmid, int cmd, struct shmid_ds *buf)
 {
-	int e;
+	int e, want;
 	struct handle *h = uipc__stat_get(&shm_ops, shmid, cmd != IPC_STAT, cmd == SHM_STAT_ANY, &e);
 	struct shmid_ds ds;
 	struct shm_seg *s;
@@ -927,7 +936,8 @@ static long shmctl_stat(int shmid, int cmd, struct shmid_ds *buf)
 
 	if (!h)
 		return e;
-	if (h->writable && (err = seg_lock(h))) {
+	want = cmd == IPC_STAT ? shmid : h->id;
+	if (h->writable && (err = seg_lock(h, want))) {
 		uipc__handle_put(h);
 		return err;
 	}
@@ -949,8 +959,11 @@ static long shmctl_stat(int shmid, int cmd, struct shmid_ds *buf)
 	ds.shm_nattch = nattch(s);
 	if (h->writable)
 		unlock_or_destroy(h);
-	err = cmd == IPC_STAT ? 0 : h->id;
+	/* Read without the lock: the files may hold another segment now. */
+	err = s->obj.id != want ? -EINVAL : cmd == IPC_STAT ? 0 : h->id;
 	uipc__handle_put(h);
+	if (err < 0)
+		return err;
 	if (uipc__copy_out(buf, &ds, sizeof(ds)))
 		return -EFAULT;
 	return err;
@@ -1009,7 +1022,7 @@ static long shmctl_lock(int shmid, int cmd)
 	err = -EACCES;	/* permitted, but the files keep the caller out */
 	if (!h->writable)
 		goto out;
-	if ((err = seg_lock(h)))
+	if ((err = seg_lock(h, shmid)))
 		goto out;
 	s = hseg(h);
 	err = -EIDRM;
@@ -1047,7 +1060,7 @@ static long shmctl_down(int shmid, int cmd, struct shmid_ds *buf)
 		return -EFAULT;
 	if (!(h = uipc__ctl_get(&shm_ops, shmid, &e)))
 		return e;
-	if ((err = seg_lock(h)))
+	if ((err = seg_lock(h, shmid)))
 		goto out;
 	s = hseg(h);
 	err = -EIDRM;
@@ -1122,7 +1135,7 @@ static void mark_huge(int id)
 
 	if (!(h = uipc__handle_get(&shm_ops, id, &e)))
 		return;
-	if (h->writable && !uipc__lock(h)) {
+	if (h->writable && !seg_lock(h, id)) {
 		txn_begin(&t, hseg(h));
 		txn_set(&t, &hseg(h)->flags, hseg(h)->flags | SEG_HUGE);
 		uipc__txn_commit(&hseg(h)->obj, &t);

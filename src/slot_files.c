@@ -12,13 +12,13 @@
  * header, so an id whose slot holds a newer object is stale (EINVAL).
  *
  * Which files are recycled: those whose data nobody but their owner could
- * ever open, since whoever opened them may still hold a descriptor.  The
- * data file belongs to the remover's euid and never granted group or other
- * access: a data file whose mode ever did carries S_ISVTX (uipc__data_mode),
- * which only its owner can set and uipc never clears.  Such files are then
- * recycled by processes of that user only; another user's creator passes
- * the slot by, looking beyond the kernel's window of slots if it must
- * (store.c claim_slot).  Files that may not be recycled are unlinked.
+ * ever open, since whoever opened them may still hold a descriptor: a data
+ * file that never granted group or other access.  One whose mode ever did
+ * carries S_ISVTX (uipc__data_mode), which only its owner can set and uipc
+ * never clears.  Such files are recycled by processes of their owner only
+ * (euid = the data file's uid); another user's creator passes the slot by,
+ * looking beyond the kernel's window of slots if it must (store.c
+ * claim_slot).  Files that may not be recycled are unlinked.
  *
  * Locking: a slot's files change hands under the header's object lock:
  * FREE -> CREATING -> LIVE by a recycler, which holds the lock throughout
@@ -46,17 +46,17 @@ unsigned uipc__data_mode(const struct obj_ops *ops, unsigned mode)
 	return ops->by_slot && (mode & 077) ? mode | S_ISVTX : mode;
 }
 
-/* Is the data file 'st' says one only its owner, the caller's euid, ever opened? */
+/* Is the data file 'st' says one that only its owner could ever open? */
 static bool private_data(const struct stat *st)
 {
-	return S_ISREG(st->st_mode) && st->st_uid == uipc__creds()->euid &&
-	       !(st->st_mode & (077 | S_ISVTX)) && st->st_size > 0 &&
+	return S_ISREG(st->st_mode) && !(st->st_mode & (077 | S_ISVTX)) && st->st_size > 0 &&
 	       (uint64_t)st->st_size <= MAX_OBJ_SIZE;
 }
 
-static bool data_private(int fd, struct stat *st)
+/* May the caller recycle the data file 'fd': private, and its own? */
+static bool data_recyclable(int fd, struct stat *st)
 {
-	return fstat(fd, st) == 0 && private_data(st);
+	return fstat(fd, st) == 0 && private_data(st) && st->st_uid == uipc__creds()->euid;
 }
 
 /* Under the lock, state REMOVED: unlink the files if the header is still h's. */
@@ -118,8 +118,10 @@ void uipc__slot_free(struct handle *h, const struct obj_ops *ops)
 	if (punched && private_data(&st)) {
 		FAULT_STEP();
 		atomic_store(&hobj(h)->state, OBJ_FREE);
-		h->free_bytes = st.st_size;
+		/* Remembered for the files' owner only (a root remover's are not). */
+		h->free_bytes = st.st_uid == uipc__creds()->euid ? st.st_size : -1;
 		h->free_mode = st.st_mode & 0777;
+		h->free_uid = st.st_uid;
 	} else {
 		uipc__slot_unlink(ops, h);
 	}
@@ -210,7 +212,7 @@ static struct handle *adopt(const struct obj_ops *ops, int slot, bool reclaim, b
 		return NULL;
 	uipc__data_path(path, sizeof(path), ops, slot);
 	dfd = open(path, O_RDWR | OBJ_OPEN);
-	if (dfd < 0 || !data_private(dfd, &dst))
+	if (dfd < 0 || !data_recyclable(dfd, &dst))
 		dst.st_size = 0;	/* the header alone, to look at */
 	len = hsize + uipc__view_size(ops, dst.st_size);
 	o = fstat(hfd, &hst) == 0 && S_ISREG(hst.st_mode) && (size_t)hst.st_size == hsize ?
@@ -226,6 +228,7 @@ static struct handle *adopt(const struct obj_ops *ops, int slot, bool reclaim, b
 	state = atomic_load(&o->state);
 	if (state == OBJ_FREE && dst.st_size) {
 		h->data_ino = len > hsize ? dst.st_ino : 0;
+		h->free_uid = dst.st_uid;
 		h->free_bytes = dst.st_size;
 		h->free_mode = dst.st_mode & 0777;
 		uipc__handle_install(h);
@@ -282,7 +285,7 @@ int uipc__take_slot_file(const struct obj_ops *ops, int slot, int id, struct new
 			uipc__handle_unref(h);
 			return -EBUSY;
 		}
-		if (state != OBJ_FREE || h->free_bytes < 0) {
+		if (state != OBJ_FREE || h->free_bytes < 0 || h->free_uid != uipc__creds()->euid) {
 			uipc__handle_unref(h);
 			h = NULL;
 		}
