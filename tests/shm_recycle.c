@@ -254,30 +254,30 @@ static int freed_by_1000(void)
  * creator (root too, who could open them) passes their slot by, and the
  * files stay as they were, the owner's and empty.
  */
-static void other_user_passes_by(void)
+static void passed_by(uid_t owner, int slot, uid_t creator)
 {
 	struct stat before, after;
+
+	CHECK(slot_file(slot, ".data", &before) && before.st_uid == owner);
+	CHECK(window_avoids(creator, slot));
+	CHECK(slot_file(slot, ".data", &after));
+	CHECK_EQ(after.st_ino, before.st_ino);
+	CHECK_EQ(after.st_uid, owner);
+	CHECK_EQ(after.st_blocks, 0);
+}
+
+static void other_user_passes_by(void)
+{
 	int id, slot;
 
 	t_case("other_user_passes_by");
 	slot = freed_by_1000();
 	CHECK(slot >= 0);
-	CHECK(slot_file(slot, ".data", &before) && before.st_uid == 1000);
-	CHECK(window_avoids(0, slot));
-	CHECK(slot_file(slot, ".data", &after));
-	CHECK_EQ(after.st_ino, before.st_ino);
-	CHECK_EQ(after.st_uid, 1000);
-	CHECK_EQ(after.st_blocks, 0);
-
+	passed_by(1000, slot, 0);
 	id = new_filled(PAGE, 0600);
 	slot = slot_of(id);
 	CHECK_EQ(uipc_shmctl(id, IPC_RMID, NULL), 0);
-	CHECK(slot_file(slot, ".data", &before) && before.st_uid == 0);
-	CHECK(window_avoids(1000, slot));
-	CHECK(slot_file(slot, ".data", &after));
-	CHECK_EQ(after.st_ino, before.st_ino);
-	CHECK_EQ(after.st_uid, 0);
-	CHECK_EQ(after.st_blocks, 0);
+	passed_by(0, slot, 1000);
 	t_done();
 }
 
