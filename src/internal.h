@@ -203,8 +203,14 @@ HIDDEN void uipc__limits_expire(void);
 
 /* ---- store.c: the namespace and the object files ---- */
 struct ns_kind {
-	_Atomic uint64_t seq;		/* sequence number of new ids */
-	_Atomic uint64_t next_idx;	/* slot after the last object created */
+	/*
+	 * seq << 32 | the slot after the last object created: the sequence
+	 * number of new ids and where the next search starts.  A creator
+	 * commits its id with a compare-and-swap of the value it started from
+	 * (store.c claim_slot): two creators never give out one id.
+	 */
+	_Atomic uint64_t cursor;
+	uint64_t unused;		/* uipc 3's next slot */
 	_Atomic int64_t in_use;		/* objects, counted at create and remove */
 };
 struct ns_limit {
@@ -317,7 +323,12 @@ struct newobj {
 	struct uipc_obj *o;		/* their mapping, or NULL */
 	size_t mapped;
 	bool recycled;			/* the object lives in recycled files */
+	_Atomic uint64_t *cursor;	/* the kind's ns_kind.cursor, as seen: */
+	uint64_t seen;
 };
+HIDDEN bool uipc__commit_id(struct newobj *n, int id);
+HIDDEN void uipc__drop_fresh(struct newobj *n);
+HIDDEN int uipc__give_back(const struct obj_ops *ops, int id, struct newobj *n);
 HIDDEN int uipc__make_fresh(const struct obj_ops *ops, struct newobj *n);
 HIDDEN void uipc__init_header(const struct obj_ops *ops, struct uipc_obj *o,
 			      const struct newobj *n);

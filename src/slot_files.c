@@ -130,14 +130,16 @@ void uipc__slot_free(struct handle *h, const struct obj_ops *ops)
 /*
  * Make object 'id' in the FREE files of h (this process's, or looked at):
  * under the lock, as uipc__make_fresh and create() would in fresh files.
- * 0 (the object is live), -EBUSY (the files are no longer free), -EEXIST
- * (another creator got the key first), or another error.
+ * 0 (the object is live), -EBUSY (the files are no longer free), -EAGAIN
+ * (another creator gave the id out first), -EEXIST (another creator got the
+ * key first), or another error.
  */
 static int recycle(const struct obj_ops *ops, struct handle *h, int id, struct newobj *n)
 {
 	size_t need = (size_t)n->size - ops->hdr_bytes;
 	struct uipc_obj *o = hobj(h);
 	char path[PATH_MAX], idbuf[16];
+	struct stat st;
 	unsigned mode;
 	int err;
 
@@ -148,19 +150,36 @@ static int recycle(const struct obj_ops *ops, struct handle *h, int id, struct n
 		uipc__unlock(h);
 		return -EBUSY;
 	}
+	/*
+	 * Data files only grow: another process may have grown this one since
+	 * free_bytes was noted, and views of it reach that far.
+	 */
 	if ((long long)need > h->free_bytes) {
 		uipc__data_path(path, sizeof(path), ops, id);
-		if (truncate(path, (off_t)need) < 0) {
+		if (stat(path, &st) < 0 ||
+		    (st.st_size < (off_t)need && truncate(path, (off_t)need) < 0)) {
 			uipc__unlock(h);
 			return -ENOMEM;
 		}
-		h->free_bytes = (long long)need;
+		h->free_bytes = st.st_size > (off_t)need ? st.st_size : (long long)need;
+	}
+	if (!uipc__commit_id(n, id)) {
+		uipc__unlock(h);
+		return -EAGAIN;
 	}
 	FAULT_STEP();
 	atomic_store(&o->state, OBJ_CREATING);
 	uipc__init_header(ops, o, n);
 	o->id = id;
 	err = ops->init(o, n->arg);
+	if (!err && n->key != IPC_PRIVATE) {
+		uipc__key_name(path, sizeof(path), ops, n->key);
+		snprintf(idbuf, sizeof(idbuf), "%d", id);
+		FAULT_STEP();
+		if (symlink(idbuf, path) < 0)
+			err = errno == EEXIST ? -EEXIST : -ENOSPC;
+	}
+	/* The mode last: files that go back FREE were never open to others. */
 	mode = uipc__file_mode(&o->perm);
 	if (!err && mode != h->free_mode) {
 		uipc__obj_path(path, sizeof(path), ops, id);
@@ -168,13 +187,6 @@ static int recycle(const struct obj_ops *ops, struct handle *h, int id, struct n
 		uipc__data_path(path, sizeof(path), ops, id);
 		chmod(path, uipc__data_mode(ops, mode));
 		h->free_mode = mode;
-	}
-	if (!err && n->key != IPC_PRIVATE) {
-		uipc__key_name(path, sizeof(path), ops, n->key);
-		snprintf(idbuf, sizeof(idbuf), "%d", id);
-		FAULT_STEP();
-		if (symlink(idbuf, path) < 0)
-			err = errno == EEXIST ? -EEXIST : -ENOSPC;
 	}
 	FAULT_STEP();
 	atomic_store(&o->state, err ? OBJ_FREE : OBJ_LIVE);
@@ -268,7 +280,8 @@ void uipc__slot_reap(const struct obj_ops *ops, int slot)
 /*
  * Take 'slot' for object 'id': recycle its FREE files, or link n's fresh
  * files (made now if need be) into it if it has none.  0, -EBUSY if the
- * slot is taken, or another error (-EEXIST: another creator got the key).
+ * slot is taken, -EAGAIN if another creator gave the id out first, or
+ * another error (-EEXIST: another creator got the key).
  */
 int uipc__take_slot_file(const struct obj_ops *ops, int slot, int id, struct newobj *n,
 			 bool reclaim)
@@ -302,7 +315,9 @@ int uipc__take_slot_file(const struct obj_ops *ops, int slot, int id, struct new
 	if (!n->o && (err = uipc__make_fresh(ops, n)) < 0)
 		return err;
 	n->o->id = id;
-	return uipc__link_files(ops, id, n->hfd, n->dfd);
+	if ((err = uipc__link_files(ops, id, n->hfd, n->dfd)) == 0 && !uipc__commit_id(n, id))
+		err = uipc__give_back(ops, id, n);
+	return err;
 }
 
 /*

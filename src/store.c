@@ -767,6 +767,36 @@ int uipc__link_files(const struct obj_ops *ops, int id, int hfd, int dfd)
 	return err;
 }
 
+/* Let go of n's fresh files, if any. */
+void uipc__drop_fresh(struct newobj *n)
+{
+	if (n->o)
+		munmap(n->o, n->mapped);
+	if (n->hfd >= 0)
+		close(n->hfd);
+	if (n->dfd >= 0)
+		close(n->dfd);
+	n->o = NULL;
+	n->hfd = n->dfd = -1;
+}
+
+/*
+ * n's fresh files are linked as 'id', which another creator gave out first
+ * (uipc__commit_id): unlink them, and drop them (an O_TMPFILE file once
+ * linked cannot be linked again).  -EAGAIN, for the caller to return.
+ */
+int uipc__give_back(const struct obj_ops *ops, int id, struct newobj *n)
+{
+	char path[PATH_MAX];
+
+	uipc__data_path(path, sizeof(path), ops, id);
+	unlink(path);
+	uipc__obj_path(path, sizeof(path), ops, id);
+	unlink(path);
+	uipc__drop_fresh(n);
+	return -EAGAIN;
+}
+
 /*
  * The slot name 'slot_path' for 'id' is ours: the object o becomes 'id'
  * and its files are linked as such.
@@ -791,6 +821,8 @@ static int link_claimed(const struct obj_ops *ops, const char *slot_path, int id
 		unlink(path);
 		err = uipc__link_files(ops, id, n->hfd, n->dfd);
 	}
+	if (!err && !uipc__commit_id(n, id))
+		err = uipc__give_back(ops, id, n);
 	if (err < 0)
 		uipc__unlink_name(slot_path, id);
 	return err;
@@ -808,6 +840,8 @@ static int take_named_slot(const struct obj_ops *ops, int slot, int id, struct n
 	struct handle *h;
 	int old, err;
 
+	if (!n->o && (err = uipc__make_fresh(ops, n)) < 0)
+		return err;
 	uipc__slot_name(path, sizeof(path), ops, slot);
 	snprintf(idbuf, sizeof(idbuf), "%d", id);
 	FAULT_STEP();
@@ -848,14 +882,27 @@ static int take_named_slot(const struct obj_ops *ops, int slot, int id, struct n
  */
 #define IPC_MIN_CYCLE 64
 
+/*
+ * The id a creator claimed a slot for is its own if the cursor it started
+ * from did not move meanwhile: it moves it past the slot (one store), else
+ * the caller gives the slot up and searches again.  Called before anything
+ * makes the object visible (its key name, state LIVE).
+ */
+bool uipc__commit_id(struct newobj *n, int id)
+{
+	uint64_t next = (uint64_t)id_seq(id) << 32 | (uint64_t)(id_slot(id) + 1);
+
+	FAULT_STEP();
+	return atomic_compare_exchange_strong(n->cursor, &n->seen, next);
+}
+
 static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, struct newobj *n)
 {
 	struct ns_kind *k = &ns->kinds[ops->kind];
 	long long mni = uipc__limit(ops->mni);
-	/* Reduced, as anyone may have written the namespace file. */
-	uint64_t next = atomic_load(&k->next_idx), seq = atomic_load(&k->seq) % IPC_SEQ_MAX;
 	int64_t in_use = atomic_load(&k->in_use), window;
-	int round, i, slot, id, err, last;
+	int round, i, slot, id, err, last, tries = 0;
+	uint64_t next, seq;
 
 	if (in_use < 0 || in_use >= mni) {
 		mni = uipc__limit_fresh(ops->mni);
@@ -867,9 +914,15 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, struct newo
 	window = in_use * 3 / 2 > IPC_MIN_CYCLE ? in_use * 3 / 2 : IPC_MIN_CYCLE;
 	if (window > IPC_SLOTS)
 		window = IPC_SLOTS;
+	last = ops->by_slot ? 3 : 2;
+	n->cursor = &k->cursor;
+again:
+	n->seen = atomic_load(&k->cursor);
+	/* Reduced, as anyone may have written the namespace file. */
+	seq = (n->seen >> 32) % IPC_SEQ_MAX;
+	next = (uint32_t)n->seen;
 	if (next > (uint64_t)window)
 		next = (uint64_t)window;
-	last = ops->by_slot ? 3 : 2;
 	for (round = 0; round < last; round++) {
 		for (i = 0; i < (round < 2 ? window : IPC_SLOTS - window); i++) {
 			slot = round < 2 ? (int)((next + (uint64_t)i) % (uint64_t)window) :
@@ -881,15 +934,14 @@ static int claim_slot(const struct obj_ops *ops, struct ns_file *ns, struct newo
 					     take_named_slot(ops, slot, id, n, round);
 			if (err == 0)
 				goto claimed;
+			if (err == -EAGAIN && ++tries < 1000)	/* another creator came first */
+				goto again;
 			if (err != -EBUSY)
-				return err;
+				return err == -EAGAIN ? -ENOSPC : err;
 		}
 	}
 	return -ENOSPC;
 claimed:
-	FAULT_STEP();
-	atomic_store(&k->seq, (uint64_t)id_seq(id));
-	atomic_store(&k->next_idx, (uint64_t)slot + 1);
 	FAULT_STEP();
 	atomic_fetch_add(&k->in_use, 1);
 	return id;
@@ -949,20 +1001,10 @@ int uipc__make_fresh(const struct obj_ops *ops, struct newobj *n)
 	return 0;
 }
 
-/* Let go of n's fresh files, if any. */
-static void drop_fresh(struct newobj *n)
-{
-	if (n->o)
-		munmap(n->o, n->mapped);
-	if (n->hfd >= 0)
-		close(n->hfd);
-	if (n->dfd >= 0)
-		close(n->dfd);
-}
-
 static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 {
-	struct newobj n = { key, flg, arg, ops->new_size(arg, flg), -1, -1, NULL, 0, false };
+	struct newobj n = { key, flg, arg, ops->new_size(arg, flg), -1, -1, NULL, 0, false, NULL,
+			    0 };
 	char path[PATH_MAX], idbuf[32];
 	struct ns_file *ns = uipc__ns();
 	struct uipc_obj *o;
@@ -974,9 +1016,6 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 		return (int)n.size;
 	if (!ns)
 		return -ENOSPC;
-	/* A by_slot kind makes fresh files only for a slot that has none. */
-	if (!ops->by_slot && (err = uipc__make_fresh(ops, &n)) < 0)
-		goto out;
 	id = claim_slot(ops, ns, &n);
 	if ((err = id) < 0 || n.recycled)
 		goto out;
@@ -1008,7 +1047,7 @@ static int create(const struct obj_ops *ops, key_t key, int flg, long arg)
 		uipc__handle_unref(h);
 	}
 out:
-	drop_fresh(&n);
+	uipc__drop_fresh(&n);
 	return err;
 }
 
