@@ -3,11 +3,15 @@
  *
  * Names in the root (default /dev/shm/uipc, mode 01777 so that any user may
  * create objects and nobody may unlink another's object files):
- *   namespace           id sequence numbers and the limits set for the root
+ *   namespace           id cursors, object counts and the limits set for the root
  *   msg.<id>            the object file of the message queue with that id
  *   names/msg.<slot>    symlink to the decimal id living in that slot
  *   names/msgkey.<key>  symlink to the decimal id of the queue with that key
  *                       (key in 8 hex digits)
+ * Shared memory segments (obj_ops.by_slot) differ: their files are named by
+ * slot, shm.<slot> and shm.<slot>.data, the header file is the slot's claim
+ * (there is no names/shm.<slot>), and the files are recycled from one
+ * segment to the next (slot_files.c).
  * names/ is mode 0777 without the sticky bit: whoever may remove an object
  * (its creator, its owner, or a privileged process, as the kernel decides)
  * must be able to unlink its names, and a name left behind by a process
@@ -16,12 +20,17 @@
  *
  * Ids are the kernel's: seq * 32768 + slot.  Slots are allocated cyclically
  * like the kernel's idr_alloc_cyclic, and seq grows each time the allocation
- * wraps, so a removed object's id stays invalid for a long time.  Because
- * the id is in the file name, open() tells a stale id (ENOENT: EINVAL) from
- * a live one the caller may not use (EACCES).
+ * wraps, so a removed object's id stays invalid for a long time.  The
+ * sequence number and the next slot are one word of the namespace file that
+ * a creator moves with a compare-and-swap once it holds a slot, from the
+ * value it started from: two creators never give out one id
+ * (uipc__commit_id).  Because the id is in the file name, open() tells a
+ * stale id (ENOENT: EINVAL) from a live one the caller may not use (EACCES);
+ * a by_slot kind finds another id in the header.
  *
  * Creating (uipc__get):  the object is built completely in an O_TMPFILE file
- * with state CREATING, held under flock() by its creator; its slot is claimed
+ * with state CREATING, held under flock() by its creator (or, by_slot, in a
+ * slot's recycled files under their object lock); its slot is claimed
  * with symlink() (the first free slot wins; the file system settles races);
  * the file is linked as <kind>.<id>; its key name is made with symlink()
  * (which fails if the key exists: IPC_CREAT|IPC_EXCL races are settled there
