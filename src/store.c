@@ -605,11 +605,10 @@ int uipc__grow_file(struct handle *h, size_t size)
 int uipc__set_file_mode(struct handle *h)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	int fd;
-
 	const struct obj_ops *ops = uipc__ops((enum uipc_kind)h->kind);
 	unsigned mode = uipc__file_mode(&hobj(h)->perm);
+	struct stat st;
+	int fd;
 
 	/* Only the files' owner (the creator) or root may: see README. */
 	uipc__obj_path(path, sizeof(path), ops, h->id);
@@ -789,12 +788,8 @@ void uipc__drop_fresh(struct newobj *n)
 	n->hfd = n->dfd = -1;
 }
 
-/*
- * n's fresh files are linked as 'id', which another creator gave out first
- * (uipc__commit_id): unlink them, and drop them (an O_TMPFILE file once
- * linked cannot be linked again).  -EAGAIN, for the caller to return.
- */
-int uipc__give_back(const struct obj_ops *ops, int id, struct newobj *n)
+/* Unlink the files named for object 'id', the data first. */
+static void unlink_files(const struct obj_ops *ops, int id)
 {
 	char path[PATH_MAX];
 
@@ -802,6 +797,16 @@ int uipc__give_back(const struct obj_ops *ops, int id, struct newobj *n)
 	unlink(path);
 	uipc__obj_path(path, sizeof(path), ops, id);
 	unlink(path);
+}
+
+/*
+ * n's fresh files are linked as 'id', which another creator gave out first
+ * (uipc__commit_id): unlink them, and drop them (an O_TMPFILE file once
+ * linked cannot be linked again).  -EAGAIN, for the caller to return.
+ */
+int uipc__give_back(const struct obj_ops *ops, int id, struct newobj *n)
+{
+	unlink_files(ops, id);
 	uipc__drop_fresh(n);
 	return -EAGAIN;
 }
@@ -817,17 +822,13 @@ int uipc__give_back(const struct obj_ops *ops, int id, struct newobj *n)
 static int link_claimed(const struct obj_ops *ops, const char *slot_path, int id,
 			struct newobj *n)
 {
-	char path[PATH_MAX];
 	int err;
 
 	n->o->id = id;
 	err = uipc__link_files(ops, id, n->hfd, n->dfd);
 
 	if (err == -EEXIST) {
-		uipc__data_path(path, sizeof(path), ops, id);
-		unlink(path);
-		uipc__obj_path(path, sizeof(path), ops, id);
-		unlink(path);
+		unlink_files(ops, id);
 		err = uipc__link_files(ops, id, n->hfd, n->dfd);
 	}
 	if (!err && !uipc__commit_id(n, id))
