@@ -55,7 +55,7 @@ $(B)/uipc: tools/uipc.c $(B)/libuipc.a include/uipc.h
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libuipc.so
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
-$(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libuipc.so
+$(B)/bench/%: bench/%.c $(wildcard bench/*.h) tests/proc_state.h $(B)/libuipc.so
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(abspath $(B)) -luipc $(LDLIBS)
 $(B)/examples/%: examples/%.c $(wildcard examples/*.h)
@@ -75,7 +75,7 @@ $(B)/fault/libuipc.so: $(LIB_SRCS:src/%.c=$(B)/fault/obj/%.o) src/uipc.map
 $(B)/fault/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/fault/libuipc.so
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -DUIPC_FAULT -o $@ $< -L$(B)/fault -Wl,-rpath,$(abspath $(B))/fault -luipc $(LDLIBS)
-$(B)/fault/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/fault/libuipc.so
+$(B)/fault/bench/%: bench/%.c $(wildcard bench/*.h) tests/proc_state.h $(B)/fault/libuipc.so
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) -DUIPC_FAULT -o $@ $< -L$(B)/fault -Wl,-rpath,$(abspath $(B))/fault -luipc $(LDLIBS)
 fault: $(FAULT_TESTS) $(FAULT_BENCHES)

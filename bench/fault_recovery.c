@@ -56,6 +56,7 @@
 #include "uipc.h"
 #define BENCH_NAME "fault_recovery"
 #include "bench.h"
+#include "../tests/proc_state.h"
 
 #define MAXRUNS 201
 #define WATCHDOG_SECS 20
@@ -124,22 +125,6 @@ static void end(pid_t pid, int killed, const char *who)
 		kill(kid, SIGKILL);
 	remove_root();
 	exit(1);
-}
-
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
 }
 
 /* Wait until pid sleeps in its call (callers of both sleep on futexes). */

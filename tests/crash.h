@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "t.h"
+#include "proc_state.h"
 
 #define CRASH_MAX_ERRS 16
 
@@ -87,23 +88,6 @@ static inline long kills_from_env(const char *name)
 	if (env && *env)
 		target = strtol(env, NULL, 10);
 	return target < 1 ? 1 : target;
-}
-
-/* The state letter of /proc/pid/stat (R, S, D, Z...), '?' if unreadable. */
-static inline char proc_state(pid_t pid)
-{
-	char path[64], buf[256];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return '?';
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return '?';
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : '?';
 }
 
 /* ---- the parent's hang detector, memory, processes ---- */

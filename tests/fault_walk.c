@@ -57,6 +57,7 @@
 
 #include "uipc.h"
 #include "t.h"
+#include "proc_state.h"
 
 #define NS 3			/* semaphores per set */
 #define SEG_SIZE 8192
@@ -248,22 +249,6 @@ static bool reap(pid_t pid, int *status, const char *who)
 	kill(pid, SIGKILL);
 	waitpid(pid, status, 0);
 	return false;
-}
-
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
 }
 
 /* Wait until pid sleeps (in a call) or ends; true if it sleeps. */
